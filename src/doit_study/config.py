@@ -1,0 +1,192 @@
+"""Validated params, one frozen model per params.yaml group. Unknown keys are errors.
+
+The library never reads params.yaml itself: stages call `load_group` and pass plain values on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from doit_study.io import DataError, first_validation_error
+from doit_study.schema import ABILITIES
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_abilities(mapping: dict[str, int], what: str) -> dict[str, int]:
+    unknown = sorted(set(mapping) - set(ABILITIES))
+    if unknown:
+        raise ValueError(f"{what}: unknown ability {unknown[0]!r}; expected one of {', '.join(ABILITIES)}")
+    return mapping
+
+
+class DoitReleaseParams(_Strict):
+    path: str | None = None  # a local copy in the release layout; wins over the hub
+    repo_id: str = "ChiyuSONG/dynamics-of-instruction-tuning"
+    revision: str | None = None  # a commit hash of the dataset repository (required for the hub)
+
+
+class JsonlParams(_Strict):
+    path: str | None = None
+
+
+class DataParams(_Strict):
+    """Group `data` (stage raw): where the material comes from."""
+
+    source: Literal["builtin", "doit", "jsonl"] = "builtin"
+    seed: int = 0  # seeds the instantiation of chalkbase maths templates
+    math_instances: int = Field(13000, ge=0)  # chalkbase problems to instantiate (before dedup)
+    doit: DoitReleaseParams = DoitReleaseParams()
+    jsonl: JsonlParams = JsonlParams()
+
+    @model_validator(mode="after")
+    def _source_location(self) -> DataParams:
+        if self.source == "doit" and not self.doit.path and not self.doit.revision:
+            raise ValueError("doit: set doit.path (a local copy) or doit.revision (a pinned hub commit)")
+        if self.source == "jsonl" and not self.jsonl.path:
+            raise ValueError("jsonl.path: required when source is jsonl")
+        return self
+
+
+class AnnotateParams(_Strict):
+    """Group `annotate`: item construction, filters and splits."""
+
+    seed: int = 0
+    valid_size: int = Field(100, ge=1)
+    test_size: int = Field(100, ge=1)
+    ood_size: int = Field(100, ge=1)
+    max_chars: int = Field(6000, ge=100)  # whole dialogue length limit, in characters
+    # Items kept per ability (train + valid + test), Table 1 of the paper.
+    targets: dict[str, int]
+
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, value: dict[str, int]) -> dict[str, int]:
+        return _check_abilities(value, "targets")
+
+
+class MixParams(_Strict):
+    """A data mix: fixed sizes for some abilities; the others `full` or filled to `total`."""
+
+    fixed: dict[str, int] = {}
+    others: Literal["full", "fill", "fixed"] = "fixed"
+    others_n: int | None = None  # with others=fixed: n for every ability not in `fixed`
+    total: int | None = None  # with others=fill: the mix's total size
+
+    @field_validator("fixed")
+    @classmethod
+    def _fixed(cls, value: dict[str, int]) -> dict[str, int]:
+        return _check_abilities(value, "fixed")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MixParams:
+        if self.others == "fill" and self.total is None:
+            raise ValueError("total: required when others is fill")
+        if self.others == "fixed" and self.others_n is None and set(self.fixed) != set(ABILITIES):
+            raise ValueError("others_n: required when others is fixed and not every ability is listed")
+        return self
+
+
+class ExpandParams(_Strict):
+    """Group `expand`: the training pool and every subset the study trains on."""
+
+    seed: int = 0
+    pool: dict[str, int]  # training pool per ability (Table 1 size minus valid and test)
+    n_per_ability: list[int] = Field(min_length=1)
+    single_ability_n: int = Field(64, ge=1)
+    # subsets of the second construction pool (10 x n items in all), when the source has one
+    synthetic_n_per_ability: list[int] = []
+    mixes: dict[str, MixParams] = {}
+
+    @field_validator("pool")
+    @classmethod
+    def _pool(cls, value: dict[str, int]) -> dict[str, int]:
+        return _check_abilities(value, "pool")
+
+    @field_validator("n_per_ability")
+    @classmethod
+    def _increasing(cls, value: list[int]) -> list[int]:
+        if value != sorted(set(value)) or value[0] < 1:
+            raise ValueError("n_per_ability: positive and strictly increasing")
+        return value
+
+    @field_validator("mixes")
+    @classmethod
+    def _mix_names(cls, value: dict[str, MixParams]) -> dict[str, MixParams]:
+        for name in value:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
+                raise ValueError(f"mixes: {name!r} is not a valid subset name (lowercase, digits, - and _)")
+        return value
+
+
+class Params(_Strict):
+    """A whole params file (params.yaml or a profile)."""
+
+    data: DataParams
+    annotate: AnnotateParams
+    expand: ExpandParams
+
+
+GROUPS = {"data": DataParams, "annotate": AnnotateParams, "expand": ExpandParams}
+
+
+def _read_yaml(path: os.PathLike | str) -> dict:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DataError(path, f"bytes are not UTF-8 ({error.reason})") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise DataError(path, f"malformed YAML: {getattr(error, 'problem', error)}",
+                        mark.line + 1 if mark else None) from None
+    if not isinstance(document, dict):
+        raise DataError(path, "expected a mapping of params groups")
+    return document
+
+
+def _line_of(path: os.PathLike | str, dotted: str) -> int | None:
+    """Best-effort line of a dotted key, so errors point into the file."""
+    keys = [key for key in dotted.split(".") if not key.isdigit()]
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    start = 0
+    for key in keys:
+        pattern = re.compile(rf"^\s*{re.escape(key)}\s*:")
+        for index in range(start, len(lines)):
+            if pattern.match(lines[index]):
+                start = index
+                break
+        else:
+            return start + 1 if start else None
+    return start + 1
+
+
+def load_params(path: os.PathLike | str) -> Params:
+    document = _read_yaml(path)
+    try:
+        return Params.model_validate(document)
+    except ValidationError as error:
+        field, message = first_validation_error(error)
+        raise DataError(path, message, _line_of(path, field), field) from None
+
+
+def load_group(path: os.PathLike | str, group: str):
+    """Validate one params group only: a stage depends on exactly the params it reads."""
+    document = _read_yaml(path)
+    if group not in document:
+        raise DataError(path, f"missing params group {group!r}", None, group)
+    try:
+        return GROUPS[group].model_validate(document[group])
+    except ValidationError as error:
+        field, message = first_validation_error(error)
+        dotted = f"{group}.{field}"
+        raise DataError(path, message, _line_of(path, dotted), dotted) from None

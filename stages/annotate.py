@@ -1,0 +1,41 @@
+"""Stage annotate: standardise the snapshot into items, filter, de-duplicate across splits, split,
+add distractors; write data/annotated/{train,valid,test}/<ability>.jsonl and report.json."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from doit_study.annotate import annotate
+from doit_study.cli import run_stage, stage_parser
+from doit_study.config import load_group
+from doit_study.io import atomic_dir, write_items, write_json
+from doit_study.sources import candidate_items, read_manifest
+
+MARGIN = 1.03  # build a few more candidates than the target: filters and de-duplication drop some
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--raw", required=True, help="snapshot directory written by stage raw")
+    parser.add_argument("--out", required=True, help="annotated directory (data/annotated)")
+    args = parser.parse_args(argv)
+    params = load_group(args.params, "annotate")
+    raw = Path(args.raw)
+    manifest = read_manifest(raw)
+    counts = {ability: math.ceil(target * MARGIN) + 5 for ability, target in params.targets.items()}
+    candidates = candidate_items(raw, manifest, counts, params.ood_size, params.seed)
+    result = annotate(candidates, params.targets, valid_size=params.valid_size, test_size=params.test_size,
+                      max_chars=params.max_chars, seed=params.seed)
+    with atomic_dir(args.out) as tmp:
+        for split in ("train", "valid", "test"):
+            (Path(tmp) / split).mkdir()
+            for name, items in result.splits.get(split, {}).items():
+                write_items(Path(tmp) / split / f"{name}.jsonl", items)
+        write_json(Path(tmp) / "report.json", result.report)
+    total = result.report["total"]
+    print(f"annotate: kept {total['kept']} of {total['candidates']} candidates; report in {args.out}/report.json")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,48 @@
+"""Stage expand: the training pool per ability (data/expanded) and every training subset
+(data/subsets/<name>.jsonl, listed in data/subsets/index.json)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from doit_study.cli import run_stage, stage_parser
+from doit_study.config import load_group
+from doit_study.io import atomic_dir, read_items, sha256_file, write_items, write_json
+from doit_study.schema import ABILITIES, SYNTHETIC_TYPE
+from doit_study.subsets import build_pools, check_sizes, materialise, plan_subsets, pool_order
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--annotated", required=True, help="annotated directory (data/annotated)")
+    parser.add_argument("--expanded", required=True, help="pool directory to write (data/expanded)")
+    parser.add_argument("--subsets", required=True, help="subset directory to write (data/subsets)")
+    args = parser.parse_args(argv)
+    params = load_group(args.params, "expand")
+    train_dir = Path(args.annotated) / "train"
+    train = {path.stem: read_items(path) for path in sorted(train_dir.glob("*.jsonl"))}
+    pools, shortfall = build_pools(train, params.pool, params.seed)
+    if SYNTHETIC_TYPE in train:
+        pools[SYNTHETIC_TYPE] = pool_order(train[SYNTHETIC_TYPE], params.seed, SYNTHETIC_TYPE)
+    available = {name: len(items) for name, items in pools.items()}
+    plan = plan_subsets(params.n_per_ability, params.single_ability_n, params.mixes, available,
+                        params.synthetic_n_per_ability, available.get(SYNTHETIC_TYPE, 0))
+    check_sizes(plan, available, args.params)
+
+    with atomic_dir(args.expanded) as expanded_tmp, atomic_dir(args.subsets) as subsets_tmp:
+        for name, items in pools.items():
+            write_items(Path(expanded_tmp) / f"{name}.jsonl", items)
+        index = {}
+        for subset in plan:
+            path = Path(subsets_tmp) / f"{subset.name}.jsonl"
+            write_items(path, materialise(subset, pools))
+            index[subset.name] = {"kind": subset.kind, "sizes": subset.sizes, "total": sum(subset.sizes.values()),
+                                  "sha256": sha256_file(path)}
+        write_json(Path(subsets_tmp) / "index.json",
+                   {"pools": {name: available[name] for name in [*ABILITIES, SYNTHETIC_TYPE] if name in available},
+                    "pool_shortfall": shortfall, "subsets": index})
+    print(f"expand: {sum(available.values())} pool items, {len(plan)} subsets written to {args.subsets}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

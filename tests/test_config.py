@@ -1,0 +1,42 @@
+from pathlib import Path
+
+import pytest
+
+from doit_study.config import load_group, load_params
+from doit_study.io import DataError
+from tests.conftest import REPO
+
+PROFILES = [REPO / "params.yaml", *sorted((REPO / "profiles").glob("*.yaml"))]
+
+
+@pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.name)
+def test_every_profile_validates(path):
+    params = load_params(path)
+    assert params.annotate.targets
+    assert set(params.expand.pool) <= set(params.annotate.targets)
+
+
+def test_profiles_are_the_expected_ones():
+    assert {p.name for p in PROFILES} == {"params.yaml", "smoke.yaml", "paper.yaml"}
+    paper = load_params(REPO / "profiles/paper.yaml")
+    assert paper.data.source == "doit" and len(paper.data.doit.revision) == 40
+    assert paper.expand.n_per_ability == [1, 4, 16, 64, 256, 1000]
+
+
+def test_unknown_key_names_file_line_and_field(tmp_path: Path):
+    text = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8").replace("  valid_size: 10", "  valid_sise: 10")
+    bad = tmp_path / "params.yaml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError) as error:
+        load_group(bad, "annotate")
+    assert error.value.field == "annotate.valid_sise"
+    assert error.value.line == text.splitlines().index("  valid_sise: 10") + 1
+    assert "Extra inputs are not permitted" in str(error.value)
+
+
+def test_unknown_ability_in_params_is_rejected(tmp_path: Path):
+    text = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8").replace("ethics: 60}", "ethic: 60}")
+    bad = tmp_path / "params.yaml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match="unknown ability 'ethic'"):
+        load_params(bad)
