@@ -25,8 +25,14 @@ def main(argv: list[str] | None = None) -> None:
     manifest = read_manifest(raw)
     counts = {ability: math.ceil(target * MARGIN) + 5 for ability, target in params.targets.items()}
     candidates = candidate_items(raw, manifest, counts, params.ood_size, params.seed)
-    result = annotate(candidates, params.targets, valid_size=params.valid_size, test_size=params.test_size,
-                      max_chars=params.max_chars, seed=params.seed)
+    result = annotate(
+        candidates,
+        params.targets,
+        valid_size=params.valid_size,
+        test_size=params.test_size,
+        max_chars=params.max_chars,
+        seed=params.seed,
+    )
     with atomic_dir(args.out) as tmp:
         for split in ("train", "valid", "test"):
             (Path(tmp) / split).mkdir()
@@ -34,7 +40,10 @@ def main(argv: list[str] | None = None) -> None:
                 write_items(Path(tmp) / split / f"{name}.jsonl", items)
         write_json(Path(tmp) / "report.json", result.report)
     total = result.report["total"]
-    print(f"annotate: kept {total['kept']} of {total['candidates']} candidates; report in {args.out}/report.json")
+    print(
+        f"annotate: kept {total['kept']} of {total['candidates']} candidates; "
+        f"report in {args.out}/report.json"
+    )
 
 
 if __name__ == "__main__":

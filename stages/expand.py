@@ -25,8 +25,14 @@ def main(argv: list[str] | None = None) -> None:
     if SYNTHETIC_TYPE in train:
         pools[SYNTHETIC_TYPE] = pool_order(train[SYNTHETIC_TYPE], params.seed, SYNTHETIC_TYPE)
     available = {name: len(items) for name, items in pools.items()}
-    plan = plan_subsets(params.n_per_ability, params.single_ability_n, params.mixes, available,
-                        params.synthetic_n_per_ability, available.get(SYNTHETIC_TYPE, 0))
+    plan = plan_subsets(
+        params.n_per_ability,
+        params.single_ability_n,
+        params.mixes,
+        available,
+        params.synthetic_n_per_ability,
+        available.get(SYNTHETIC_TYPE, 0),
+    )
     check_sizes(plan, available, args.params)
 
     with atomic_dir(args.expanded) as expanded_tmp, atomic_dir(args.subsets) as subsets_tmp:
@@ -36,11 +42,22 @@ def main(argv: list[str] | None = None) -> None:
         for subset in plan:
             path = Path(subsets_tmp) / f"{subset.name}.jsonl"
             write_items(path, materialise(subset, pools))
-            index[subset.name] = {"kind": subset.kind, "sizes": subset.sizes, "total": sum(subset.sizes.values()),
-                                  "sha256": sha256_file(path)}
-        write_json(Path(subsets_tmp) / "index.json",
-                   {"pools": {name: available[name] for name in [*ABILITIES, SYNTHETIC_TYPE] if name in available},
-                    "pool_shortfall": shortfall, "subsets": index})
+            index[subset.name] = {
+                "kind": subset.kind,
+                "sizes": subset.sizes,
+                "total": sum(subset.sizes.values()),
+                "sha256": sha256_file(path),
+            }
+        write_json(
+            Path(subsets_tmp) / "index.json",
+            {
+                "pools": {
+                    name: available[name] for name in [*ABILITIES, SYNTHETIC_TYPE] if name in available
+                },
+                "pool_shortfall": shortfall,
+                "subsets": index,
+            },
+        )
     print(f"expand: {sum(available.values())} pool items, {len(plan)} subsets written to {args.subsets}")
 
 

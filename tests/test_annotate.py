@@ -9,12 +9,19 @@ from tests.conftest import make
 
 
 def _pool(ability="biology", n=30, kind=AnswerKind.letter, gold="B"):
-    return [(make(f"{ability} 问题 {i}：细胞的哪个结构储存遗传信息？\nA. 细胞膜\nB. 细胞核", gold, ability, kind), None)
-            for i in range(n)]
+    return [
+        (
+            make(
+                f"{ability} 问题 {i}：细胞的哪个结构储存遗传信息？\nA. 细胞膜\nB. 细胞核", gold, ability, kind
+            ),
+            None,
+        )
+        for i in range(n)
+    ]
 
 
 def _run(candidates, targets=None, **kw):
-    options = dict(valid_size=5, test_size=5, max_chars=2000, seed=0) | kw
+    options = {"valid_size": 5, "test_size": 5, "max_chars": 2000, "seed": 0} | kw
     return annotate(candidates, targets or {}, **options)
 
 
@@ -36,7 +43,7 @@ def test_normalised_duplicates_are_removed_across_splits():
     # full-width punctuation, extra spaces and reordered options: the same question
     variant = make("细胞核的功能是什么 ?\nB．合成蛋白质\nA． 储存遗传信息", "A")
     assert normalise(base.prompt_text) == normalise(variant.prompt_text)
-    result = _run([(base, "test"), (variant, "train")] + _pool(n=20))
+    result = _run([(base, "test"), (variant, "train"), *_pool(n=20)])
     assert base.prompt_text in _prompts(result, "test")
     assert variant.prompt_text not in _prompts(result, "train")
     assert result.report["types"]["biology"]["dropped"]["duplicate_normalised"] == 1
@@ -53,13 +60,15 @@ def test_split_is_deterministic_and_independent_of_input_order():
     shuffled = list(candidates)
     random.Random(7).shuffle(shuffled)
     first, second = _run(candidates), _run(shuffled)
-    assert {s: {k: [i.id for i in v] for k, v in d.items()} for s, d in first.splits.items()} == \
-           {s: {k: [i.id for i in v] for k, v in d.items()} for s, d in second.splits.items()}
+    assert {s: {k: [i.id for i in v] for k, v in d.items()} for s, d in first.splits.items()} == {
+        s: {k: [i.id for i in v] for k, v in d.items()} for s, d in second.splits.items()
+    }
     assert [len(first.splits[s]["biology"]) for s in ("train", "valid", "test")] == [30, 5, 5]
 
 
 def test_filters_drop_and_count_bad_items():
-    candidates = _pool(n=20) + [
+    candidates = [
+        *_pool(n=20),
         (make("太长了" * 1000, "A"), None),
         (make("金丝雀会唱歌吗？", "我不知道", kind=AnswerKind.true_false), None),
         (make("一加一等于几？", "答案：很多", "math", AnswerKind.math), None),
@@ -81,8 +90,19 @@ def test_too_few_items_for_the_splits_is_an_error():
 
 
 def test_format1_items_get_gold_fine_coarse_choices():
-    open_items = [(make(f"请写一句关于第{i}个季节的话。", f"第{i}个季节天气很好，我们去公园散步了三个小时。",
-                        "creative_writing", AnswerKind.open, fmt=1), None) for i in range(20)]
+    open_items = [
+        (
+            make(
+                f"请写一句关于第{i}个季节的话。",
+                f"第{i}个季节天气很好，我们去公园散步了三个小时。",
+                "creative_writing",
+                AnswerKind.open,
+                fmt=1,
+            ),
+            None,
+        )
+        for i in range(20)
+    ]
     result = _run(open_items)
     for items in (result.splits[s]["creative_writing"] for s in ("train", "valid", "test")):
         for item in items:

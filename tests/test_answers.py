@@ -10,26 +10,54 @@ from doit_study.answers import (
 )
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("B", "B"), ("答案：C", "C"), ("(D) 细胞核", "D"), ("我选A。", "A"), ("Because of this", None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("B", "B"),
+        ("答案：C", "C"),
+        ("(D) 细胞核", "D"),
+        ("我选A。", "A"),
+        ("Because of this", None),
+        ("", None),
+    ],
+)
 def test_parse_letter(text, expected):
     assert parse_letter(text) == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("ACD", "ACD"), ("A、C、D", "ACD"), ("分析如下\n答案：B D", "BD"), ("DCA", "ACD"),
-    ("A 和 C 都对\n最终：A,C", "AC"), ("没有答案", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ACD", "ACD"),
+        ("A、C、D", "ACD"),
+        ("分析如下\n答案：B D", "BD"),
+        ("DCA", "ACD"),
+        ("A 和 C 都对\n最终：A,C", "AC"),
+        ("没有答案", None),
+    ],
+)
 def test_parse_multi_letter_reads_the_last_line(text, expected):
     assert parse_multi_letter(text) == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("正确", "T"), ("对", "T"), ("T", "T"), ("√", "T"), ("V", "T"),
-    ("错误", "F"), ("错", "F"), ("F", "F"), ("×", "F"), ("X", "F"),
-    ("这句话是错误的", "F"), ("既对又错", None), ("不知道", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("正确", "T"),
+        ("对", "T"),
+        ("T", "T"),
+        ("√", "T"),
+        ("V", "T"),
+        ("错误", "F"),
+        ("错", "F"),
+        ("F", "F"),
+        ("×", "F"),
+        ("X", "F"),
+        ("这句话是错误的", "F"),
+        ("既对又错", None),
+        ("不知道", None),
+    ],
+)
 def test_parse_true_false_markers(text, expected):
     assert parse_true_false(text) == expected
 

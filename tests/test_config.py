@@ -24,7 +24,11 @@ def test_profiles_are_the_expected_ones():
 
 
 def test_unknown_key_names_file_line_and_field(tmp_path: Path):
-    text = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8").replace("  valid_size: 10", "  valid_sise: 10")
+    text = (
+        (REPO / "profiles/smoke.yaml")
+        .read_text(encoding="utf-8")
+        .replace("  valid_size: 10", "  valid_sise: 10")
+    )
     bad = tmp_path / "params.yaml"
     bad.write_text(text, encoding="utf-8")
     with pytest.raises(DataError) as error:

@@ -6,8 +6,11 @@ import pytest
 from doit_study.io import DataError, atomic_dir, read_items, write_items
 from tests.conftest import make
 
-GOOD = {"messages": [{"role": "user", "content": "问题"}, {"role": "assistant", "content": "A"}],
-        "type": "biology", "question_format": 0}
+GOOD = {
+    "messages": [{"role": "user", "content": "问题"}, {"role": "assistant", "content": "A"}],
+    "type": "biology",
+    "question_format": 0,
+}
 
 
 def _write(path: Path, lines: list[str | bytes]) -> Path:

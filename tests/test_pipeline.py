@@ -13,8 +13,11 @@ from doit_study.io import read_items
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
-ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-       "DVC_NO_ANALYTICS": "1"}
+ENV = {
+    **os.environ,
+    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    "DVC_NO_ANALYTICS": "1",
+}
 
 
 def _sh(*args: str, cwd: Path) -> str:
@@ -39,7 +42,9 @@ def _copy_with_smoke_profile(target: Path) -> Path:
 
 def _lock_hashes(root: Path) -> dict:
     lock = yaml.safe_load((root / "dvc.lock").read_text(encoding="utf-8"))
-    return {name: [(o["path"], o["md5"]) for o in stage.get("outs", [])] for name, stage in lock["stages"].items()}
+    return {
+        name: [(o["path"], o["md5"]) for o in stage.get("outs", [])] for name, stage in lock["stages"].items()
+    }
 
 
 @pytest.fixture(scope="module")

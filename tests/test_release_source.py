@@ -74,7 +74,9 @@ def test_a_bad_release_line_is_reported_with_its_file_and_line(release_dir, tmp_
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(path.read_bytes())
     bad = copy / "curated/1000/math_1000.json"
-    bad.write_text(bad.read_text(encoding="utf-8") + '{"messages": "oops", "type": "math"}\n', encoding="utf-8")
+    bad.write_text(
+        bad.read_text(encoding="utf-8") + '{"messages": "oops", "type": "math"}\n', encoding="utf-8"
+    )
     with pytest.raises(DataError) as error:
         snapshot(DataParams(source="doit", doit={"path": str(copy)}), tmp_path / "raw")
     assert error.value.path == str(bad) and error.value.line == 3 and error.value.field == "messages"

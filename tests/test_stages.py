@@ -13,18 +13,33 @@ from tests.conftest import REPO
 
 
 def run_stage(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "stages" / f"{name}.py"), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(REPO / "stages" / f"{name}.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _user_dir(root: Path, per_split=(24, 3, 3)) -> Path:
     for split, count in zip(("train", "valid", "test"), per_split, strict=True):
         (root / split).mkdir(parents=True)
         for ability in ABILITIES:
-            lines = [json.dumps({"messages": [{"role": "user", "content": f"{ability} {split} 第{i}题\nA. 是\nB. 否"},
-                                              {"role": "assistant", "content": "A"}],
-                                 "type": ability, "answer_kind": "letter"}, ensure_ascii=False)
-                     for i in range(count)]
+            lines = [
+                json.dumps(
+                    {
+                        "messages": [
+                            {"role": "user", "content": f"{ability} {split} 第{i}题\nA. 是\nB. 否"},
+                            {"role": "assistant", "content": "A"},
+                        ],
+                        "type": ability,
+                        "answer_kind": "letter",
+                    },
+                    ensure_ascii=False,
+                )
+                for i in range(count)
+            ]
             (root / split / f"{ability}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return root
 
@@ -32,18 +47,36 @@ def _user_dir(root: Path, per_split=(24, 3, 3)) -> Path:
 def _params(tmp: Path, user_dir: Path, **expand) -> Path:
     params = yaml.safe_load((REPO / "profiles/smoke.yaml").read_text(encoding="utf-8"))
     params["data"] |= {"source": "jsonl", "jsonl": {"path": str(user_dir)}}
-    params["expand"] |= {"pool": dict.fromkeys(ABILITIES, 24), "n_per_ability": [1, 4, 16], "single_ability_n": 8,
-                         "mixes": {"baseline": {"others": "fixed", "others_n": 16}}} | expand
+    params["expand"] |= {
+        "pool": dict.fromkeys(ABILITIES, 24),
+        "n_per_ability": [1, 4, 16],
+        "single_ability_n": 8,
+        "mixes": {"baseline": {"others": "fixed", "others_n": 16}},
+    } | expand
     path = tmp / "params.yaml"
     path.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     return path
 
 
 def _pipeline(tmp: Path, params: Path) -> list[subprocess.CompletedProcess]:
-    return [run_stage("raw", "--params", str(params), "--out", "data/raw", cwd=tmp),
-            run_stage("annotate", "--params", str(params), "--raw", "data/raw", "--out", "data/annotated", cwd=tmp),
-            run_stage("expand", "--params", str(params), "--annotated", "data/annotated", "--expanded",
-                      "data/expanded", "--subsets", "data/subsets", cwd=tmp)]
+    return [
+        run_stage("raw", "--params", str(params), "--out", "data/raw", cwd=tmp),
+        run_stage(
+            "annotate", "--params", str(params), "--raw", "data/raw", "--out", "data/annotated", cwd=tmp
+        ),
+        run_stage(
+            "expand",
+            "--params",
+            str(params),
+            "--annotated",
+            "data/annotated",
+            "--expanded",
+            "data/expanded",
+            "--subsets",
+            "data/subsets",
+            cwd=tmp,
+        ),
+    ]
 
 
 def test_user_jsonl_source_end_to_end(tmp_path):
@@ -74,8 +107,11 @@ def test_malformed_user_line_stops_raw_with_no_output(tmp_path):
 
 def test_unparsable_declared_gold_names_the_field(tmp_path):
     user = _user_dir(tmp_path / "mine")
-    bad = {"messages": [{"role": "user", "content": "选哪个？"}, {"role": "assistant", "content": "不知道"}],
-           "type": "biology", "answer_kind": "letter"}
+    bad = {
+        "messages": [{"role": "user", "content": "选哪个？"}, {"role": "assistant", "content": "不知道"}],
+        "type": "biology",
+        "answer_kind": "letter",
+    }
     with (user / "valid/biology.jsonl").open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(bad, ensure_ascii=False) + "\n")
     result = run_stage("raw", "--params", str(_params(tmp_path, user)), "--out", "data/raw", cwd=tmp_path)
@@ -88,8 +124,10 @@ def test_unknown_ability_and_non_utf8_are_reported(tmp_path):
     result = run_stage("raw", "--params", str(_params(tmp_path, user)), "--out", "data/raw", cwd=tmp_path)
     _fails_cleanly(result, "test/ethics.jsonl:1", "not UTF-8")
     (user / "test/ethics.jsonl").write_text(
-        '{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "A"}], "type": "alchemy"}\n',
-        encoding="utf-8")
+        '{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "A"}], '
+        '"type": "alchemy"}\n',
+        encoding="utf-8",
+    )
     result = run_stage("raw", "--params", str(_params(tmp_path, user)), "--out", "data/raw", cwd=tmp_path)
     _fails_cleanly(result, "test/ethics.jsonl:1", "type: unknown ability 'alchemy'")
 

@@ -8,18 +8,30 @@ from doit_study.schema import ABILITIES
 from doit_study.subsets import build_pools, check_sizes, materialise, mix_sizes, plan_subsets
 from tests.conftest import make
 
-TABLE1_POOLS = {"biology": 1042, "history": 1893, "code": 4968, "creative_writing": 1000, "chinese": 1450,
-                "understanding": 4885, "role_play": 1000, "reasoning": 12751, "math": 11501, "ethics": 1000}
+TABLE1_POOLS = {
+    "biology": 1042,
+    "history": 1893,
+    "code": 4968,
+    "creative_writing": 1000,
+    "chinese": 1450,
+    "understanding": 4885,
+    "role_play": 1000,
+    "reasoning": 12751,
+    "math": 11501,
+    "ethics": 1000,
+}
 
 
 def _train(n=20):
-    return {a: [make(f"{a} {i}", "A", a).model_copy(update={"id": f"{a}-{i:03d}"}) for i in range(n)]
-            for a in ABILITIES}
+    return {
+        a: [make(f"{a} {i}", "A", a).model_copy(update={"id": f"{a}-{i:03d}"}) for i in range(n)]
+        for a in ABILITIES
+    }
 
 
 def test_subsets_are_nested_prefixes():
     pools, _ = build_pools(_train(), dict.fromkeys(ABILITIES, 20), seed=3)
-    plan = plan_subsets([1, 4, 16], 8, {}, {a: 20 for a in ABILITIES}, [], 0)
+    plan = plan_subsets([1, 4, 16], 8, {}, dict.fromkeys(ABILITIES, 20), [], 0)
     made = {s.name: [i.id for i in materialise(s, pools)] for s in plan}
     assert set(made["curated-n1"]) < set(made["curated-n4"]) < set(made["curated-n16"])
     assert set(made["only-math-n8"]) <= set(made["curated-n16"])
@@ -32,11 +44,15 @@ def test_pool_order_is_independent_of_file_order():
     random.Random(1).shuffle(reversed_train["math"])
     first, _ = build_pools(train, dict.fromkeys(ABILITIES, 20), seed=0)
     second, _ = build_pools(reversed_train, dict.fromkeys(ABILITIES, 20), seed=0)
-    assert {a: [i.id for i in v] for a, v in first.items()} == {a: [i.id for i in v] for a, v in second.items()}
+    assert {a: [i.id for i in v] for a, v in first.items()} == {
+        a: [i.id for i in v] for a, v in second.items()
+    }
 
 
 def test_reconstruct_fills_to_the_total_like_the_paper():
-    mix = MixParams(fixed={"ethics": 64, "role_play": 64, "creative_writing": 1000}, others="fill", total=10000)
+    mix = MixParams(
+        fixed={"ethics": 64, "role_play": 64, "creative_writing": 1000}, others="fill", total=10000
+    )
     sizes = mix_sizes(mix, TABLE1_POOLS)
     assert sum(sizes.values()) == 10000
     assert sizes["biology"] == 1042  # smaller than its share: all of it
@@ -52,7 +68,10 @@ def test_maximum_takes_every_other_pool_in_full():
 
 def test_fill_with_an_odd_remainder_keeps_the_total():
     sizes = mix_sizes(MixParams(fixed={"ethics": 3}, others="fill", total=100), dict.fromkeys(ABILITIES, 50))
-    assert sum(sizes.values()) == 100 and max(sizes.values()) - min(v for a, v in sizes.items() if a != "ethics") <= 1
+    assert (
+        sum(sizes.values()) == 100
+        and max(sizes.values()) - min(v for a, v in sizes.items() if a != "ethics") <= 1
+    )
 
 
 def test_n_larger_than_the_pool_is_an_error():

@@ -24,14 +24,19 @@ _OPTION_LINE = re.compile(r"^[a-f](?=[^a-z])")  # an option line after folding: 
 
 def item_id(item: Item) -> str:
     """Content-derived id: identical content gets the same id in any order, on any machine."""
-    content = json.dumps([m.model_dump() for m in item.messages] + [item.choices, item.answer], ensure_ascii=False)
+    content = json.dumps(
+        [m.model_dump() for m in item.messages] + [item.choices, item.answer], ensure_ascii=False
+    )
     return f"{item.type}-{sha256_text(content)[:16]}"
 
 
 def normalise(text: str) -> str:
     """Case, width, punctuation and spacing folded; option lines ("B. ...") sorted, so the same
     question with its options reordered is recognised as a duplicate."""
-    lines = [_PUNCTUATION_OR_SPACE.sub("", line) for line in unicodedata.normalize("NFKC", text).lower().splitlines()]
+    lines = [
+        _PUNCTUATION_OR_SPACE.sub("", line)
+        for line in unicodedata.normalize("NFKC", text).lower().splitlines()
+    ]
     options = sorted(line[1:] for line in lines if _OPTION_LINE.match(line))
     return "".join(line for line in lines if not _OPTION_LINE.match(line)) + "|" + "|".join(options)
 
@@ -83,20 +88,37 @@ def _deduplicate(candidates, drops):
 
 def _split_unassigned(items: list[Item], ability: str, valid_size: int, test_size: int, seed: int):
     if len(items) <= valid_size + test_size:
-        raise DataError("params.yaml", f"{ability} has {len(items)} items after filtering, not more than "
-                        f"valid_size + test_size = {valid_size + test_size}", None, "annotate.targets")
+        raise DataError(
+            "params.yaml",
+            f"{ability} has {len(items)} items after filtering, not more than "
+            f"valid_size + test_size = {valid_size + test_size}",
+            None,
+            "annotate.targets",
+        )
     ordered = sorted(items, key=lambda item: item.id)
     rng_for(seed, f"split:{ability}").shuffle(ordered)
-    return {"test": ordered[:test_size], "valid": ordered[test_size:test_size + valid_size],
-            "train": ordered[test_size + valid_size:]}
+    return {
+        "test": ordered[:test_size],
+        "valid": ordered[test_size : test_size + valid_size],
+        "train": ordered[test_size + valid_size :],
+    }
 
 
-def annotate(candidates: list[tuple[Item, str | None]], targets: dict[str, int], *, valid_size: int,
-             test_size: int, max_chars: int, seed: int) -> Annotated:
+def annotate(
+    candidates: list[tuple[Item, str | None]],
+    targets: dict[str, int],
+    *,
+    valid_size: int,
+    test_size: int,
+    max_chars: int,
+    seed: int,
+) -> Annotated:
     counts: Counter = Counter(item.type for item, _ in candidates)
     drops: dict[str, Counter] = defaultdict(Counter)
-    identified = [(item if item.id else item.model_copy(update={"id": item_id(item)}), split)
-                  for item, split in candidates]
+    identified = [
+        (item if item.id else item.model_copy(update={"id": item_id(item)}), split)
+        for item, split in candidates
+    ]
     passed = []
     for item, split in identified:
         reason = rejection(item, max_chars)
@@ -118,12 +140,16 @@ def annotate(candidates: list[tuple[Item, str | None]], targets: dict[str, int],
         drops[ability]["over_target"] += len(items) - len(capped)
         for split, part in _split_unassigned(capped, ability, valid_size, test_size, seed).items():
             splits[split][ability].extend(part)
-    final = {split: {name: sorted(items, key=lambda i: i.id) for name, items in sorted(by_type.items())}
-             for split, by_type in sorted(splits.items())}
+    final = {
+        split: {name: sorted(items, key=lambda i: i.id) for name, items in sorted(by_type.items())}
+        for split, by_type in sorted(splits.items())
+    }
     return Annotated(final, _report(final, counts, drops, targets))
 
 
-def _with_distractors(unique: list[tuple[Item, str | None]], drops, seed: int) -> list[tuple[Item, str | None]]:
+def _with_distractors(
+    unique: list[tuple[Item, str | None]], drops, seed: int
+) -> list[tuple[Item, str | None]]:
     """Give format-1 items without choices [gold, fine, coarse]; the coarse one comes from another
     item of the same ability. Done before capping and splitting, so a failure cannot shrink a split."""
     pools: dict[str, list[Item]] = defaultdict(list)
@@ -150,12 +176,19 @@ def _report(splits, counts, drops, targets) -> dict:
     for name in names:
         sizes = {split: len(splits.get(split, {}).get(name, [])) for split in splits}
         kept = sum(sizes.values())
-        entry = {"candidates": counts[name], "kept": kept, "splits": sizes,
-                 "dropped": dict(sorted(drops[name].items())),
-                 "pass_rate": round(kept / counts[name], 4) if counts[name] else None}
+        entry = {
+            "candidates": counts[name],
+            "kept": kept,
+            "splits": sizes,
+            "dropped": dict(sorted(drops[name].items())),
+            "pass_rate": round(kept / counts[name], 4) if counts[name] else None,
+        }
         if name in targets:
             entry |= {"target": targets[name], "shortfall": max(0, targets[name] - kept)}
         per_type[name] = entry
     missing = [a for a in ABILITIES if a not in per_type]
-    return {"types": per_type, "missing_abilities": missing,
-            "total": {"candidates": sum(counts.values()), "kept": sum(e["kept"] for e in per_type.values())}}
+    return {
+        "types": per_type,
+        "missing_abilities": missing,
+        "total": {"candidates": sum(counts.values()), "kept": sum(e["kept"] for e in per_type.values())},
+    }

@@ -40,7 +40,7 @@ def parse_multi_letter(text: str) -> str | None:
 
 
 def parse_true_false(text: str) -> str | None:
-    """"T" or "F" from the Chinese markers; None when both kinds or neither appear."""
+    """ "T" or "F" from the Chinese markers; None when both kinds or neither appear."""
     remaining = text
     found_false = False
     for marker in _FALSE_MARKERS:  # longest first, so 错误 is consumed before 错

@@ -147,8 +147,9 @@ def _read_yaml(path: os.PathLike | str) -> dict:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        raise DataError(path, f"malformed YAML: {getattr(error, 'problem', error)}",
-                        mark.line + 1 if mark else None) from None
+        raise DataError(
+            path, f"malformed YAML: {getattr(error, 'problem', error)}", mark.line + 1 if mark else None
+        ) from None
     if not isinstance(document, dict):
         raise DataError(path, "expected a mapping of params groups")
     return document

@@ -15,12 +15,41 @@ from doit_study.schema import Item
 
 # Operators and terms the fine-grained corruption may flip, each to its counterpart.
 _SWAPS = (
-    ("==", "!="), ("!=", "=="), ("<=", ">="), (">=", "<="), (" < ", " > "), (" > ", " < "),
-    (" + ", " - "), (" - ", " + "), (" * ", " // "), (" and ", " or "), (" or ", " and "),
-    ("True", "False"), ("False", "True"), ("max(", "min("), ("min(", "max("),
-    ("大", "小"), ("小", "大"), ("多", "少"), ("少", "多"), ("高", "低"), ("低", "高"), ("上", "下"),
-    ("下", "上"), ("前", "后"), ("后", "前"), ("快", "慢"), ("慢", "快"), ("长", "短"), ("短", "长"),
-    ("早", "晚"), ("晚", "早"), ("新", "旧"), ("好", "坏"), ("增加", "减少"), ("减少", "增加"),
+    ("==", "!="),
+    ("!=", "=="),
+    ("<=", ">="),
+    (">=", "<="),
+    (" < ", " > "),
+    (" > ", " < "),
+    (" + ", " - "),
+    (" - ", " + "),
+    (" * ", " // "),
+    (" and ", " or "),
+    (" or ", " and "),
+    ("True", "False"),
+    ("False", "True"),
+    ("max(", "min("),
+    ("min(", "max("),
+    ("大", "小"),
+    ("小", "大"),
+    ("多", "少"),
+    ("少", "多"),
+    ("高", "低"),
+    ("低", "高"),
+    ("上", "下"),
+    ("下", "上"),
+    ("前", "后"),
+    ("后", "前"),
+    ("快", "慢"),
+    ("慢", "快"),
+    ("长", "短"),
+    ("短", "长"),
+    ("早", "晚"),
+    ("晚", "早"),
+    ("新", "旧"),
+    ("好", "坏"),
+    ("增加", "减少"),
+    ("减少", "增加"),
 )
 _DIGIT = re.compile(r"\d")
 _CJK_PAIR = re.compile(r"(?=([\u4e00-\u9fff])([\u4e00-\u9fff]))")
@@ -34,7 +63,7 @@ def _edit_number(text: str, rng: random.Random) -> str | None:
         return None
     spot = rng.choice(spots)
     digit = rng.choice([d for d in "0123456789" if d != text[spot]])
-    return text[:spot] + digit + text[spot + 1:]
+    return text[:spot] + digit + text[spot + 1 :]
 
 
 def _edit_operator_or_term(text: str, rng: random.Random) -> str | None:
@@ -42,7 +71,7 @@ def _edit_operator_or_term(text: str, rng: random.Random) -> str | None:
     if not spots:
         return None
     start, old, new = rng.choice(sorted(spots))
-    return text[:start] + new + text[start + len(old):]
+    return text[:start] + new + text[start + len(old) :]
 
 
 def _edit_characters(text: str, rng: random.Random) -> str | None:
@@ -50,7 +79,7 @@ def _edit_characters(text: str, rng: random.Random) -> str | None:
     if not spots:
         return None
     spot = rng.choice(spots)
-    return text[:spot] + text[spot + 1] + text[spot] + text[spot + 2:]
+    return text[:spot] + text[spot + 1] + text[spot] + text[spot + 2 :]
 
 
 def fine_grained(gold: str, rng: random.Random) -> str | None:
@@ -60,7 +89,7 @@ def fine_grained(gold: str, rng: random.Random) -> str | None:
     head, text = (gold[:fence], gold[fence:]) if fence >= 0 else ("", gold)
     body = text
     for _ in range(rng.randint(1, MAX_EDITS)):
-        for edit in rng.sample((_edit_number, _edit_operator_or_term), 2) + [_edit_characters]:
+        for edit in [*rng.sample((_edit_number, _edit_operator_or_term), 2), _edit_characters]:
             changed = edit(text, rng)
             if changed is not None and changed != body:
                 text = changed
@@ -70,6 +99,7 @@ def fine_grained(gold: str, rng: random.Random) -> str | None:
 
 def coarse_grained(item: Item, pool: list[Item], rng: random.Random) -> str | None:
     """The gold of another item of the same ability: fluent, but answers another instruction."""
+
     def usable(other: Item) -> bool:
         return other.gold.strip() != item.gold.strip() and other.prompt_text != item.prompt_text
 

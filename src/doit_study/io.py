@@ -19,7 +19,9 @@ from doit_study.schema import Item
 class DataError(Exception):
     """Bad input: names the file, the line (when there is one) and the field."""
 
-    def __init__(self, path: os.PathLike | str, message: str, line: int | None = None, field: str | None = None):
+    def __init__(
+        self, path: os.PathLike | str, message: str, line: int | None = None, field: str | None = None
+    ):
         self.path, self.line, self.field, self.message = str(path), line, field, message
         where = self.path if line is None else f"{self.path}:{line}"
         what = f"{field}: {message}" if field else message
@@ -41,7 +43,9 @@ def read_json_lines(path: os.PathLike | str) -> Iterator[tuple[int, dict]]:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as error:
-                raise DataError(path, f"bytes are not UTF-8 ({error.reason} at byte {error.start})", number) from None
+                raise DataError(
+                    path, f"bytes are not UTF-8 ({error.reason} at byte {error.start})", number
+                ) from None
             if not text.strip():
                 continue
             try:
@@ -82,7 +86,9 @@ def write_items(path: os.PathLike | str, items: Iterable[Item]) -> None:
 
 def write_json(path: os.PathLike | str, value: object) -> None:
     with atomic_file(path) as tmp:
-        tmp.write_text(json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.write_text(
+            json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
 
 
 _UMASK = os.umask(0)

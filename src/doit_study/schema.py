@@ -7,6 +7,7 @@ A superset of the DoIT release format: release lines (`messages`, `type`, `quest
 
 from __future__ import annotations
 
+import itertools
 from enum import StrEnum
 from typing import Literal
 
@@ -81,7 +82,7 @@ class Item(BaseModel):
     def _turns(cls, messages: list[Message]) -> list[Message]:
         if messages[0].role != "user" or messages[-1].role != "assistant":
             raise ValueError("a dialogue starts with a user turn and ends with an assistant turn")
-        for earlier, later in zip(messages, messages[1:], strict=False):
+        for earlier, later in itertools.pairwise(messages):
             if earlier.role == later.role:
                 raise ValueError("user and assistant turns must alternate")
         return messages

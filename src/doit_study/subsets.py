@@ -49,7 +49,7 @@ def mix_sizes(mix: MixParams, available: dict[str, int]) -> dict[str, int]:
     if mix.others == "full":
         sizes |= {a: available[a] for a in others}
     elif mix.others == "fixed":
-        sizes |= {a: mix.others_n for a in others}
+        sizes |= dict.fromkeys(others, mix.others_n)
     else:
         remaining = mix.total - sum(sizes.values())
         open_ = sorted(others, key=lambda a: (available[a], ABILITIES.index(a)))
@@ -68,10 +68,18 @@ def mix_sizes(mix: MixParams, available: dict[str, int]) -> dict[str, int]:
     return {a: sizes[a] for a in ABILITIES}
 
 
-def plan_subsets(n_per_ability: list[int], single_ability_n: int, mixes: dict[str, MixParams],
-                 available: dict[str, int], synthetic_n: list[int], synthetic_available: int) -> list[Subset]:
+def plan_subsets(
+    n_per_ability: list[int],
+    single_ability_n: int,
+    mixes: dict[str, MixParams],
+    available: dict[str, int],
+    synthetic_n: list[int],
+    synthetic_available: int,
+) -> list[Subset]:
     plan = [Subset(f"curated-n{n}", dict.fromkeys(ABILITIES, n), "uniform") for n in n_per_ability]
-    plan += [Subset(f"only-{a}-n{single_ability_n}", {a: single_ability_n}, "single_ability") for a in ABILITIES]
+    plan += [
+        Subset(f"only-{a}-n{single_ability_n}", {a: single_ability_n}, "single_ability") for a in ABILITIES
+    ]
     plan += [Subset(f"mix-{name}", mix_sizes(mix, available), "mix") for name, mix in sorted(mixes.items())]
     if synthetic_available:
         plan += [Subset(f"synthetic-n{n}", {"general": 10 * n}, "synthetic") for n in synthetic_n]
@@ -82,8 +90,13 @@ def check_sizes(plan: list[Subset], available: dict[str, int], params_path: str)
     for subset in plan:
         for pool, size in subset.sizes.items():
             if size > available.get(pool, 0):
-                raise DataError(params_path, f"subset {subset.name} needs {size} {pool} items but the pool has "
-                                f"{available.get(pool, 0)}", None, "expand")
+                raise DataError(
+                    params_path,
+                    f"subset {subset.name} needs {size} {pool} items but the pool has "
+                    f"{available.get(pool, 0)}",
+                    None,
+                    "expand",
+                )
 
 
 def materialise(subset: Subset, pools: dict[str, list[Item]]) -> list[Item]:

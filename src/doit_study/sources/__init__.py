@@ -27,15 +27,26 @@ def snapshot(params: DataParams, out_dir: Path) -> dict:
         if params.doit.path:
             root, revision = Path(params.doit.path), None
         else:
-            root, revision = release.fetch_release(params.doit.repo_id, params.doit.revision), params.doit.revision
+            root, revision = (
+                release.fetch_release(params.doit.repo_id, params.doit.revision),
+                params.doit.revision,
+            )
         files = release.release_files(root)
-        return {"source": "doit", "repo_id": params.doit.repo_id, "revision": revision,
-                "files": release.snapshot_files(files, root, out_dir)}
+        return {
+            "source": "doit",
+            "repo_id": params.doit.repo_id,
+            "revision": revision,
+            "files": release.snapshot_files(files, root, out_dir),
+        }
     if params.source == "jsonl":
         root = Path(params.jsonl.path)
         return {"source": "jsonl", "files": release.snapshot_files(release.user_files(root), root, out_dir)}
-    raise DataError("params.yaml", f"unknown source {params.source!r}; expected one of {', '.join(SOURCES)}",
-                    None, "data.source")
+    raise DataError(
+        "params.yaml",
+        f"unknown source {params.source!r}; expected one of {', '.join(SOURCES)}",
+        None,
+        "data.source",
+    )
 
 
 def read_manifest(raw_dir: Path) -> dict:
@@ -45,12 +56,16 @@ def read_manifest(raw_dir: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def candidate_items(raw_dir: Path, manifest: dict, counts: dict[str, int], ood_size: int,
-                    seed: int) -> list[tuple[Item, str | None]]:
+def candidate_items(
+    raw_dir: Path, manifest: dict, counts: dict[str, int], ood_size: int, seed: int
+) -> list[tuple[Item, str | None]]:
     """(item, split or None) pairs; None lets annotate choose the split."""
     if manifest["source"] == "builtin":
-        wanted = dict(counts) | {name: ood_size for name in builtin.OOD_SETS}
+        wanted = dict(counts) | dict.fromkeys(builtin.OOD_SETS, ood_size)
         built = builtin.build_builtin_items(raw_dir, manifest, wanted, seed)
-        return [(item, "test" if name in builtin.OOD_SETS else None)
-                for name in sorted(built) for item in built[name]]
+        return [
+            (item, "test" if name in builtin.OOD_SETS else None)
+            for name in sorted(built)
+            for item in built[name]
+        ]
     return release.read_release_items(raw_dir, manifest)

@@ -14,8 +14,13 @@ from doit_study.io import DataError, parse_item, read_json_lines, sha256_file
 from doit_study.schema import SYNTHETIC_TYPE, AnswerKind, Item, Source
 
 # Release layout -> split; the first round (curated/1000) and the expansion (curated/full) are both train.
-RELEASE_SPLITS = {"curated/1000": "train", "curated/full": "train", "curated/valid": "valid",
-                  "curated/test": "test", "synthetic/40960": "synthetic"}
+RELEASE_SPLITS = {
+    "curated/1000": "train",
+    "curated/full": "train",
+    "curated/valid": "valid",
+    "curated/test": "test",
+    "synthetic/40960": "synthetic",
+}
 _RELEASE_NAME = re.compile(r"^(?P<type>.+?)_(?:1000|full|valid|test|gpt4_41k)\.json$")
 
 
@@ -24,10 +29,16 @@ def fetch_release(repo_id: str, revision: str, cache_dir: str | None = None) -> 
     from huggingface_hub import snapshot_download
 
     if not re.fullmatch(r"[0-9a-f]{40}", revision):
-        raise DataError("params.yaml", f"revision {revision!r} is not a 40-hex commit hash", None,
-                        "data.doit.revision")
-    folder = snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision, cache_dir=cache_dir,
-                               allow_patterns=[f"{prefix}/*.json" for prefix in RELEASE_SPLITS])
+        raise DataError(
+            "params.yaml", f"revision {revision!r} is not a 40-hex commit hash", None, "data.doit.revision"
+        )
+    folder = snapshot_download(
+        repo_id=repo_id,
+        repo_type="dataset",
+        revision=revision,
+        cache_dir=cache_dir,
+        allow_patterns=[f"{prefix}/*.json" for prefix in RELEASE_SPLITS],
+    )
     return Path(folder)
 
 
@@ -45,7 +56,11 @@ def release_files(root: Path) -> list[tuple[str, Path]]:
 
 def user_files(root: Path) -> list[tuple[str, Path]]:
     """A user's directory: <split>/<name>.jsonl, split one of train, valid, test."""
-    files = [(split, path) for split in ("train", "valid", "test") for path in sorted((root / split).glob("*.jsonl"))]
+    files = [
+        (split, path)
+        for split in ("train", "valid", "test")
+        for path in sorted((root / split).glob("*.jsonl"))
+    ]
     if not files:
         raise DataError(root, "no files found (expected train/, valid/ and test/ holding *.jsonl)")
     return files
@@ -76,7 +91,9 @@ def snapshot_files(files: list[tuple[str, Path]], root: Path, out_dir: Path) -> 
         target = out_dir / "files" / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-        entries.append({"file": str(relative), "split": split, "sha256": sha256_file(target), "records": count})
+        entries.append(
+            {"file": str(relative), "split": split, "sha256": sha256_file(target), "records": count}
+        )
     return entries
 
 
@@ -85,10 +102,15 @@ def _check_declared_gold(item: Item, path: Path, line: int) -> None:
     lines declare none; their kind is inferred and a bad gold is filtered and counted by annotate.)"""
     if item.answer_kind is None:
         return
-    gold, field = (item.answer, "answer") if item.answer_kind == AnswerKind.math and item.answer else (
-        item.gold, f"messages.{len(item.messages) - 1}.content")
+    gold, field = (
+        (item.answer, "answer")
+        if item.answer_kind == AnswerKind.math and item.answer
+        else (item.gold, f"messages.{len(item.messages) - 1}.content")
+    )
     if parse_answer(item.answer_kind, gold) is None:
-        raise DataError(path, f"gold answer {gold[:40]!r} does not parse as {item.answer_kind.value}", line, field)
+        raise DataError(
+            path, f"gold answer {gold[:40]!r} does not parse as {item.answer_kind.value}", line, field
+        )
 
 
 def infer_answer_kind(item: Item) -> AnswerKind:

@@ -25,9 +25,15 @@ BUILDERS: dict[str, list[tuple[str | None, Callable]]] = {
     "code": [("humaneval", problems.build_humaneval), (None, problems.build_list_tasks)],
     "creative_writing": [("idioms", language.build_creative_writing)],
     "chinese": [("idioms", language.build_chinese)],
-    "understanding": [("chatterbot", dialogue.build_chat_understanding), ("hsk", dialogue.build_hsk_understanding)],
-    "role_play": [("chatterbot", dialogue.build_chat_role_play), ("dynasties", knowledge.build_monarch_role_play),
-                  ("idioms", language.build_idiom_teacher)],
+    "understanding": [
+        ("chatterbot", dialogue.build_chat_understanding),
+        ("hsk", dialogue.build_hsk_understanding),
+    ],
+    "role_play": [
+        ("chatterbot", dialogue.build_chat_role_play),
+        ("dynasties", knowledge.build_monarch_role_play),
+        ("idioms", language.build_idiom_teacher),
+    ],
     "reasoning": [(None, problems.build_reasoning)],
     "math": [("maths", problems.build_math)],
     "ethics": [(None, ethics.build_ethics)],
@@ -65,7 +71,9 @@ def _unique(items: Iterator[Item], count: int) -> list[Item]:
     return kept
 
 
-def build_builtin_items(raw_dir: Path, manifest: dict, counts: dict[str, int], seed: int) -> dict[str, list[Item]]:
+def build_builtin_items(
+    raw_dir: Path, manifest: dict, counts: dict[str, int], seed: int
+) -> dict[str, list[Item]]:
     """Candidate items per ability (and OOD set), at most counts[name] each, deterministic in seed."""
     versions = {entry["material"]: entry["version"] for entry in manifest["materials"]}
     cache: dict[str, list[dict]] = {}

@@ -14,7 +14,11 @@ from doit_study.sources.builtin.common import LETTERS, generator_source, make_it
 
 
 def load_norms() -> tuple[list[str], list[str]]:
-    text = resources.files("doit_study.sources.builtin").joinpath("ethics_norms.yaml").read_text(encoding="utf-8")
+    text = (
+        resources.files("doit_study.sources.builtin")
+        .joinpath("ethics_norms.yaml")
+        .read_text(encoding="utf-8")
+    )
     table = yaml.safe_load(text)
     return list(table["proper"]), list(table["improper"])
 
@@ -30,7 +34,9 @@ def build_ethics(rng: random.Random) -> Iterator[Item]:
         rng.shuffle(chosen)
         gold = "".join(LETTERS[i] for i, (_, hit) in enumerate(chosen) if hit)
         question = "以下哪些做法是恰当的？" if asks_proper else "以下哪些做法是不恰当的？"
-        prompt = (f"{question}（多选）\n{options_block([text for text, _ in chosen])}\n"
-                  "请在最后一行写出所有正确选项的字母。")
+        prompt = (
+            f"{question}（多选）\n{options_block([text for text, _ in chosen])}\n"
+            "请在最后一行写出所有正确选项的字母。"
+        )
         key = "|".join(text for text, _ in chosen)
         yield make_item("ethics", [(prompt, gold)], AnswerKind.multi_letter, generator_source("ethics", key))

@@ -62,7 +62,9 @@ def _source(row: dict, version: str, question: str) -> tuple[str, str, str]:
 def _title_dynasty(row, rng, version, all_dynasties):
     wrong = pick_distinct(rng, all_dynasties, 3, row["dynasty"])
     options, letter = shuffled_options(rng, row["dynasty"], wrong)
-    prompt = f"年号「{row['reignTitle']}」是哪个政权使用的年号？\n{options_block(options)}\n请选出正确的一项。"
+    prompt = (
+        f"年号「{row['reignTitle']}」是哪个政权使用的年号？\n{options_block(options)}\n请选出正确的一项。"
+    )
     return make_item("history", [(prompt, letter)], AnswerKind.letter, _source(row, version, "dynasty"))
 
 
@@ -71,8 +73,10 @@ def _title_year(row, rng, version):
     offsets = [o for o in (-30, -12, -5, 5, 12, 30, 60) if begin + o != 0]  # there is no year 0
     wrong = [year_text(begin + offset) for offset in rng.sample(offsets, 3)]
     options, letter = shuffled_options(rng, year_text(begin), wrong)
-    prompt = (f"{row['dynasty']}{row['monarch']}的年号「{row['reignTitle']}」始于哪一年？\n"
-              f"{options_block(options)}\n请选出正确的一项。")
+    prompt = (
+        f"{row['dynasty']}{row['monarch']}的年号「{row['reignTitle']}」始于哪一年？\n"
+        f"{options_block(options)}\n请选出正确的一项。"
+    )
     return make_item("history", [(prompt, letter)], AnswerKind.letter, _source(row, version, "year"))
 
 
@@ -103,32 +107,67 @@ def build_monarch_role_play(records: list[dict], rng: random.Random, version: st
     monarchs = sorted(by_monarch)
     for dynasty, monarch, name in rng.sample(monarchs, len(monarchs)):
         rows = sorted(by_monarch[(dynasty, monarch, name)], key=lambda r: int(r["beginYear"]))
-        titles = "、".join(f"「{r['reignTitle']}」（{year_text(int(r['beginYear']))}至{year_text(int(r['endYear']))}）"
-                          for r in rows)
+        titles = "、".join(
+            f"「{r['reignTitle']}」（{year_text(int(r['beginYear']))}至{year_text(int(r['endYear']))}）"
+            for r in rows
+        )
         who = f"{dynasty}{monarch}" + (f"{name}" if name else "")
         prompt = f"我们来玩角色扮演：请你扮演{who}，用第一人称向我介绍你在位期间使用过的年号。"
-        reply = f"朕乃{dynasty}{monarch}" + (f"，名{name}" if name else "") + f"。朕在位期间使用过的年号有：{titles}。"
+        reply = (
+            f"朕乃{dynasty}{monarch}"
+            + (f"，名{name}" if name else "")
+            + f"。朕在位期间使用过的年号有：{titles}。"
+        )
         key = f"{rows[0]['key']}:monarch"
-        yield make_item("role_play", [(prompt, reply)], AnswerKind.open, (HISTORY_PACKAGE, version, key),
-                        question_format=1)
+        yield make_item(
+            "role_play",
+            [(prompt, reply)],
+            AnswerKind.open,
+            (HISTORY_PACKAGE, version, key),
+            question_format=1,
+        )
 
 
 # --- biology ------------------------------------------------------------------------------------
 
 # Mendel's seven pea traits: (trait, dominant phenotype, recessive phenotype, gene letter).
 PEA_TRAITS = (
-    ("株高", "高茎", "矮茎", "D"), ("种子形状", "圆粒", "皱粒", "R"), ("子叶颜色", "黄色子叶", "绿色子叶", "Y"),
-    ("花色", "紫花", "白花", "A"), ("豆荚形状", "饱满豆荚", "不饱满豆荚", "V"),
-    ("豆荚颜色", "绿色豆荚", "黄色豆荚", "G"), ("花的位置", "腋生花", "顶生花", "F"),
+    ("株高", "高茎", "矮茎", "D"),
+    ("种子形状", "圆粒", "皱粒", "R"),
+    ("子叶颜色", "黄色子叶", "绿色子叶", "Y"),
+    ("花色", "紫花", "白花", "A"),
+    ("豆荚形状", "饱满豆荚", "不饱满豆荚", "V"),
+    ("豆荚颜色", "绿色豆荚", "黄色豆荚", "G"),
+    ("花的位置", "腋生花", "顶生花", "F"),
 )
 # The standard genetic code (NCBI table 1), codons ordered TCAG x TCAG x TCAG.
 _CODE = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
 AMINO_ACIDS = {
-    "F": "苯丙氨酸", "L": "亮氨酸", "S": "丝氨酸", "Y": "酪氨酸", "C": "半胱氨酸", "W": "色氨酸", "P": "脯氨酸",
-    "H": "组氨酸", "Q": "谷氨酰胺", "R": "精氨酸", "I": "异亮氨酸", "M": "甲硫氨酸", "T": "苏氨酸", "N": "天冬酰胺",
-    "K": "赖氨酸", "V": "缬氨酸", "A": "丙氨酸", "D": "天冬氨酸", "E": "谷氨酸", "G": "甘氨酸", "*": "终止（不编码氨基酸）",
+    "F": "苯丙氨酸",
+    "L": "亮氨酸",
+    "S": "丝氨酸",
+    "Y": "酪氨酸",
+    "C": "半胱氨酸",
+    "W": "色氨酸",
+    "P": "脯氨酸",
+    "H": "组氨酸",
+    "Q": "谷氨酰胺",
+    "R": "精氨酸",
+    "I": "异亮氨酸",
+    "M": "甲硫氨酸",
+    "T": "苏氨酸",
+    "N": "天冬酰胺",
+    "K": "赖氨酸",
+    "V": "缬氨酸",
+    "A": "丙氨酸",
+    "D": "天冬氨酸",
+    "E": "谷氨酸",
+    "G": "甘氨酸",
+    "*": "终止（不编码氨基酸）",
 }
-GENETIC_CODE = {"".join(c).replace("T", "U"): _CODE[i] for i, c in enumerate(itertools.product("TCAG", repeat=3))}
+GENETIC_CODE = {
+    "".join(c).replace("T", "U"): _CODE[i] for i, c in enumerate(itertools.product("TCAG", repeat=3))
+}
 _PAIR = {"A": "T", "T": "A", "G": "C", "C": "G"}
 
 
@@ -159,15 +198,19 @@ def _cross_item(rng: random.Random) -> tuple[str, str, str] | None:
     phenotype = "、".join(t[1] if dom else t[2] for t, dom in zip(traits, wants_dominant, strict=True))
 
     def wanted(child: list[str]) -> bool:
-        return all((g[0].isupper() or g[1].isupper()) == dom for g, dom in zip(child, wants_dominant, strict=True))
+        return all(
+            (g[0].isupper() or g[1].isupper()) == dom for g, dom in zip(child, wants_dominant, strict=True)
+        )
 
     gold = offspring_probability(parent1, parent2, wanted)
     wrong = pick_distinct(rng, [fraction_text(f) for f in _FRACTIONS], 3, fraction_text(gold))
     options, letter = shuffled_options(rng, fraction_text(gold), wrong)
     names = "和".join(t[0] for t in traits)
-    prompt = (f"豌豆的{names}各由一对等位基因控制，遵循基因的分离定律和自由组合定律。"
-              f"基因型为{''.join(parent1)}与{''.join(parent2)}的豌豆杂交，子代中表现为{phenotype}的个体所占比例是：\n"
-              f"{options_block(options)}\n请选出正确的一项。")
+    prompt = (
+        f"豌豆的{names}各由一对等位基因控制，遵循基因的分离定律和自由组合定律。"
+        f"基因型为{''.join(parent1)}与{''.join(parent2)}的豌豆杂交，子代中表现为{phenotype}的个体所占比例是：\n"
+        f"{options_block(options)}\n请选出正确的一项。"
+    )
     return prompt, letter, f"cross:{''.join(parent1)}x{''.join(parent2)}:{phenotype}"
 
 
@@ -193,18 +236,33 @@ def _strand_item(rng: random.Random) -> tuple[str, str, str]:
     if len(wrong) < 3:
         return None
     options, letter = shuffled_options(rng, f"5'-{gold}-3'", [f"5'-{w}-3'" for w in wrong])
-    prompt = f"DNA的一条单链碱基序列为5'-{sequence}-3'，其互补链按5'→3'方向书写是：\n{options_block(options)}\n请选出正确的一项。"
+    prompt = (
+        f"DNA的一条单链碱基序列为5'-{sequence}-3'，其互补链按5'→3'方向书写是：\n"
+        f"{options_block(options)}\n请选出正确的一项。"
+    )
     return prompt, letter, f"strand:{sequence}"
 
 
 def _chargaff_item(rng: random.Random) -> tuple[str, str, str]:
     adenine = rng.randint(5, 45)
     gold = f"{50 - adenine}%"  # Chargaff: A = T and G = C, so G = (100 - 2A) / 2
-    wrong = pick_distinct(rng, [f"{adenine}%", f"{100 - adenine}%", f"{100 - 2 * adenine}%", f"{50 - adenine + 5}%",
-                                f"{max(1, 50 - adenine - 5)}%"], 3, gold)
+    wrong = pick_distinct(
+        rng,
+        [
+            f"{adenine}%",
+            f"{100 - adenine}%",
+            f"{100 - 2 * adenine}%",
+            f"{50 - adenine + 5}%",
+            f"{max(1, 50 - adenine - 5)}%",
+        ],
+        3,
+        gold,
+    )
     options, letter = shuffled_options(rng, gold, wrong)
-    prompt = (f"在某双链DNA分子中，腺嘌呤（A）占全部碱基的{adenine}%，则鸟嘌呤（G）占全部碱基的：\n"
-              f"{options_block(options)}\n请选出正确的一项。")
+    prompt = (
+        f"在某双链DNA分子中，腺嘌呤（A）占全部碱基的{adenine}%，则鸟嘌呤（G）占全部碱基的：\n"
+        f"{options_block(options)}\n请选出正确的一项。"
+    )
     return prompt, letter, f"chargaff:{adenine}"
 
 
@@ -214,4 +272,6 @@ def build_biology(rng: random.Random) -> Iterator[Item]:
         made = makers[index % len(makers)](rng)
         if made is not None:
             prompt, letter, key = made
-            yield make_item("biology", [(prompt, letter)], AnswerKind.letter, generator_source("biology", key))
+            yield make_item(
+                "biology", [(prompt, letter)], AnswerKind.letter, generator_source("biology", key)
+            )

