@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from doit_study.schema import AnswerKind, Item, Message, Source
 
@@ -61,3 +62,13 @@ def make_item(
 
 def generator_source(ability: str, key: str) -> tuple[str, str, str]:
     return (f"generator:{ability}", GENERATOR_VERSION, key)
+
+
+def letter_items_round_robin(ability: str, makers: Sequence, rng: random.Random) -> Iterator[Item]:
+    """An endless stream of letter-answer items, one maker after another; a maker returns
+    (prompt, gold letter, question key) or None when its draw cannot make a question."""
+    for index in itertools.count():
+        made = makers[index % len(makers)](rng)
+        if made is not None:
+            prompt, letter, key = made
+            yield make_item(ability, [(prompt, letter)], AnswerKind.letter, generator_source(ability, key))

@@ -14,7 +14,7 @@ from fractions import Fraction
 
 from doit_study.schema import AnswerKind, Item
 from doit_study.sources.builtin.common import (
-    generator_source,
+    letter_items_round_robin,
     make_item,
     options_block,
     pick_distinct,
@@ -267,11 +267,4 @@ def _chargaff_item(rng: random.Random) -> tuple[str, str, str]:
 
 
 def build_biology(rng: random.Random) -> Iterator[Item]:
-    makers = (_cross_item, _codon_item, _strand_item, _chargaff_item)
-    for index in itertools.count():
-        made = makers[index % len(makers)](rng)
-        if made is not None:
-            prompt, letter, key = made
-            yield make_item(
-                "biology", [(prompt, letter)], AnswerKind.letter, generator_source("biology", key)
-            )
+    return letter_items_round_robin("biology", (_cross_item, _codon_item, _strand_item, _chargaff_item), rng)

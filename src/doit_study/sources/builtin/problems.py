@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from doit_study.schema import AnswerKind, Item
 from doit_study.sources.builtin.common import (
     generator_source,
+    letter_items_round_robin,
     make_item,
     options_block,
     pick_distinct,
@@ -199,11 +200,4 @@ def _syllogism_item(rng: random.Random) -> tuple[str, str, str] | None:
 
 
 def build_reasoning(rng: random.Random) -> Iterator[Item]:
-    makers = (_ordering_item, _syllogism_item)
-    for index in itertools.count():
-        made = makers[index % len(makers)](rng)
-        if made is not None:
-            prompt, letter, key = made
-            yield make_item(
-                "reasoning", [(prompt, letter)], AnswerKind.letter, generator_source("reasoning", key)
-            )
+    return letter_items_round_robin("reasoning", (_ordering_item, _syllogism_item), rng)
