@@ -1,0 +1,87 @@
+"""Models as Hugging Face folders: tiny LLaMA foundations built offline, real causal LMs by path,
+loaded only from safetensors, and content hashes for lineage."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from doit_study.io import DataError
+
+WEIGHTS = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class TinyLlama:
+    """A LLaMA-architecture shape small enough to pretrain on two cores."""
+
+    hidden_size: int
+    layers: int
+    heads: int
+    intermediate_size: int
+    max_position_embeddings: int = 512
+
+
+def tiny_llama_config(shape: TinyLlama, vocab_size: int, tokenizer):
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=shape.hidden_size,
+        intermediate_size=shape.intermediate_size,
+        num_hidden_layers=shape.layers,
+        num_attention_heads=shape.heads,
+        num_key_value_heads=shape.heads,
+        max_position_embeddings=shape.max_position_embeddings,
+        tie_word_embeddings=True,  # the embedding dominates tiny models: tying halves it
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        attention_dropout=0.0,
+    )
+
+
+def new_tiny_llama(shape: TinyLlama, tokenizer, seed: int):
+    import torch
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(tiny_llama_config(shape, len(tokenizer), tokenizer))
+
+
+def parameter_count(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def load_causal_lm(path: os.PathLike | str, *, trust_remote_code: bool = False):
+    """A model folder loaded from safetensors only (never pickled weights)."""
+    from transformers import AutoModelForCausalLM
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataError(folder, "no such model folder")
+    if not any(folder.glob("*.safetensors")):
+        raise DataError(folder, "no safetensors weights in the model folder")
+    return AutoModelForCausalLM.from_pretrained(
+        folder, use_safetensors=True, trust_remote_code=trust_remote_code
+    )
+
+
+def load_tokenizer(path: os.PathLike | str, *, trust_remote_code: bool = False):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(Path(path), trust_remote_code=trust_remote_code)
+
+
+def folder_hash(path: os.PathLike | str) -> str:
+    """sha256 over every file of a folder (relative names and bytes, sorted): a model's identity."""
+    digest = hashlib.sha256()
+    root = Path(path)
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(root)).encode("utf-8") + b"\0")
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

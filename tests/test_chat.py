@@ -1,0 +1,62 @@
+from doit_study.chat import IGNORE_INDEX, add_chat_tokens, chat_ids, encode_dialogue, encode_prompt
+from doit_study.schema import Message
+from doit_study.tokenizer_training import train_tokenizer
+
+TEXTS = [
+    "画蛇添足：比喻做了多余的事，反而不恰当。",
+    "def add(a, b):\n    return a + b",
+    "你好，很高兴认识你。",
+] * 20
+
+
+def _tokenizer():
+    return train_tokenizer(TEXTS, vocab_size=400)
+
+
+def _dialogue():
+    return [
+        Message(role="user", content="你好"),
+        Message(role="assistant", content="你好，很高兴认识你。"),
+        Message(role="user", content="画蛇添足是什么意思？"),
+        Message(role="assistant", content="比喻做了多余的事。"),
+    ]
+
+
+def test_chinese_round_trips_exactly():
+    tokenizer = _tokenizer()
+    for text in [*TEXTS[:3], "罕见字：龘靐齉 ✓ 😀 \t tabs and  spaces"]:
+        assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text
+
+
+def test_loss_covers_only_assistant_content_and_its_end_of_turn():
+    tokenizer = _tokenizer()
+    ids = chat_ids(tokenizer)
+    input_ids, labels = encode_dialogue(tokenizer, _dialogue(), max_length=512)
+    assert len(input_ids) == len(labels)
+    trained = [token for token, label in zip(input_ids, labels, strict=True) if label != IGNORE_INDEX]
+    expected = []
+    for reply in ("你好，很高兴认识你。", "比喻做了多余的事。"):
+        expected += [*tokenizer.encode(reply, add_special_tokens=False), ids.end_of_turn]
+    assert trained == expected  # both assistant turns, nothing of the user turns or role tokens
+    assert all(labels[i] in (IGNORE_INDEX, input_ids[i]) for i in range(len(labels)))
+    assert input_ids.count(ids.user) == 2 and input_ids.count(ids.assistant) == 2
+
+
+def test_truncation_keeps_the_start():
+    tokenizer = _tokenizer()
+    full, _ = encode_dialogue(tokenizer, _dialogue(), max_length=512)
+    short, labels = encode_dialogue(tokenizer, _dialogue(), max_length=7)
+    assert short == full[:7] and len(labels) == 7
+
+
+def test_prompt_ends_with_the_assistant_token():
+    tokenizer = _tokenizer()
+    ids = chat_ids(tokenizer)
+    prompt = encode_prompt(tokenizer, _dialogue())
+    full, _ = encode_dialogue(tokenizer, _dialogue(), max_length=512)
+    assert prompt[-1] == ids.assistant and full[: len(prompt)] == prompt
+
+
+def test_add_chat_tokens_is_idempotent():
+    tokenizer = _tokenizer()
+    assert add_chat_tokens(tokenizer) == 0

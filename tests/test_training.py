@@ -1,0 +1,118 @@
+import pytest
+import torch
+
+from doit_study.chat import encode_dialogue
+from doit_study.io import DataError, sha256_file
+from doit_study.modeling import WEIGHTS, TinyLlama, new_tiny_llama
+from doit_study.schema import Message
+from doit_study.tokenizer_training import train_tokenizer
+from doit_study.training import TrainConfig, last_complete_epoch, length_grouped_batches, train
+
+SHAPE = TinyLlama(hidden_size=32, layers=2, heads=4, intermediate_size=64, max_position_embeddings=128)
+PAIRS = [
+    (f"第{i}题：{a}加{b}等于几？", f"{a}加{b}等于{a + b}。")
+    for i, (a, b) in enumerate(
+        [(1, 2), (3, 4), (5, 6), (7, 8), (2, 9), (4, 4), (6, 1), (8, 3), (9, 9), (5, 5), (3, 3), (1, 7)]
+    )
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return train_tokenizer([f"{q}{a}" for q, a in PAIRS] * 5, vocab_size=300)
+
+
+def _examples(tokenizer):
+    return [
+        encode_dialogue(
+            tokenizer, [Message(role="user", content=q), Message(role="assistant", content=a)], 64
+        )
+        for q, a in PAIRS
+    ]
+
+
+def _config(**overrides):
+    return TrainConfig(
+        **(
+            {"epochs": 3, "peak_lr": 3e-3, "end_lr": 3e-4, "global_batch": 4, "micro_batch": 2, "seed": 0}
+            | overrides
+        )
+    )
+
+
+def _run(tokenizer, out, **overrides):
+    losses = []
+    model = new_tiny_llama(SHAPE, tokenizer, seed=0)
+    last = train(
+        model,
+        tokenizer,
+        _examples(tokenizer),
+        _config(**overrides),
+        out,
+        on_step=lambda log: losses.append(log.loss),
+    )
+    return last, losses
+
+
+def test_training_learns_and_checkpoints_every_epoch(tokenizer, tmp_path):
+    last, losses = _run(tokenizer, tmp_path, epochs=6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"epoch-{e:02d}" for e in range(1, 7)]
+    assert (last / WEIGHTS).is_file() and (last / "tokenizer.json").is_file()
+    assert sum(losses[-3:]) < sum(losses[:3])
+
+
+def test_same_params_give_bit_identical_checkpoints(tokenizer, tmp_path):
+    first, losses_a = _run(tokenizer, tmp_path / "a")
+    second, losses_b = _run(tokenizer, tmp_path / "b")
+    assert losses_a == losses_b
+    assert sha256_file(first / WEIGHTS) == sha256_file(second / WEIGHTS)
+
+
+def test_killed_run_resumes_to_the_same_weights(tokenizer, tmp_path):
+    uninterrupted, _ = _run(tokenizer, tmp_path / "full")
+
+    class Killed(Exception):
+        pass
+
+    def kill_in_epoch_two(log):
+        if log.epoch == 2:
+            raise Killed
+
+    model = new_tiny_llama(SHAPE, tokenizer, seed=0)
+    with pytest.raises(Killed):
+        train(
+            model, tokenizer, _examples(tokenizer), _config(), tmp_path / "killed", on_step=kill_in_epoch_two
+        )
+    assert last_complete_epoch(tmp_path / "killed") == 1
+    resumed, losses = _run(tokenizer, tmp_path / "killed")
+    assert sha256_file(resumed / WEIGHTS) == sha256_file(uninterrupted / WEIGHTS)
+    assert len(losses) == 2 * 3  # only epochs 2 and 3 ran again (3 steps each)
+
+
+def test_accumulation_matches_one_big_batch(tokenizer, tmp_path):
+    from safetensors.torch import load_file
+
+    # one step over all twelve examples: as four accumulated micro-batches, and as one batch
+    accumulated, _ = _run(tokenizer, tmp_path / "acc", epochs=1, global_batch=12, micro_batch=3)
+    single, _ = _run(tokenizer, tmp_path / "one", epochs=1, global_batch=12, micro_batch=12)
+    a, b = load_file(accumulated / WEIGHTS), load_file(single / WEIGHTS)
+    assert all(torch.allclose(a[name], b[name], atol=1e-6) for name in a)
+
+
+def test_a_tampered_checkpoint_is_refused_on_resume(tokenizer, tmp_path):
+    _run(tokenizer, tmp_path, epochs=1)
+    weights = tmp_path / "epoch-01" / WEIGHTS
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="do not match the hash"):
+        _run(tokenizer, tmp_path, epochs=2)
+
+
+def test_length_grouping_keeps_padding_low_and_covers_every_example():
+    lengths = [((i * 37) % 200) + 5 for i in range(1000)]
+    batches = length_grouped_batches(lengths, micro_batch=8, group_size=50, seed=0, epoch=1)
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
+    assert 1 - sum(lengths) / padded < 0.10
+    assert batches != length_grouped_batches(lengths, 8, 50, seed=0, epoch=2)
