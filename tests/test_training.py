@@ -58,6 +58,7 @@ def test_training_learns_and_checkpoints_every_epoch(tokenizer, tmp_path):
     last, losses = _run(tokenizer, tmp_path, epochs=6)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"epoch-{e:02d}" for e in range(1, 7)]
     assert (last / WEIGHTS).is_file() and (last / "tokenizer.json").is_file()
+    assert [p.parent.name for p in tmp_path.glob("epoch-*/training_state.pt")] == ["epoch-06"]
     assert sum(losses[-3:]) < sum(losses[:3])
 
 
@@ -116,3 +117,39 @@ def test_length_grouping_keeps_padding_low_and_covers_every_example():
     padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
     assert 1 - sum(lengths) / padded < 0.10
     assert batches != length_grouped_batches(lengths, 8, 50, seed=0, epoch=2)
+
+
+def test_lora_trains_adapters_only_and_resumes(tokenizer, tmp_path):
+    from safetensors.torch import load_file
+
+    from doit_study.modeling import with_lora
+    from doit_study.training import ADAPTER_WEIGHTS
+
+    def lora_model():
+        return with_lora(new_tiny_llama(SHAPE, tokenizer, seed=0), 4, 8, 0.0, ["q_proj", "v_proj"])
+
+    model = lora_model()
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    full = train(model, tokenizer, _examples(tokenizer), _config(epochs=2), tmp_path / "full")
+    assert (full / ADAPTER_WEIGHTS).is_file() and not (full / WEIGHTS).exists()
+    assert all(torch.equal(p, frozen[n]) for n, p in model.named_parameters() if n in frozen)
+
+    class Killed(Exception):
+        pass
+
+    def kill(log):
+        if log.epoch == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(
+            lora_model(),
+            tokenizer,
+            _examples(tokenizer),
+            _config(epochs=2),
+            tmp_path / "killed",
+            on_step=kill,
+        )
+    resumed = train(lora_model(), tokenizer, _examples(tokenizer), _config(epochs=2), tmp_path / "killed")
+    a, b = load_file(full / ADAPTER_WEIGHTS), load_file(resumed / ADAPTER_WEIGHTS)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -8,10 +8,11 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from doit_study.answers import parse_answer
 from doit_study.distractors import with_distractors
-from doit_study.io import DataError, sha256_text
+from doit_study.io import DataError, read_items, sha256_text
 from doit_study.schema import ABILITIES, AnswerKind, Item
 from doit_study.sources.builtin.common import rng_for
 
@@ -20,6 +21,16 @@ SPLITS = ("train", "valid", "test")
 _DEDUP_ORDER = {"test": 0, "valid": 1, None: 2, "train": 3, "synthetic": 4}
 _PUNCTUATION_OR_SPACE = re.compile(r"[\W_]+", re.UNICODE)
 _OPTION_LINE = re.compile(r"^[a-f](?=[^a-z])")  # an option line after folding: "b细胞核" from "B. 细胞核"
+
+
+def read_splits(annotated_dir: Path, splits: tuple[str, ...]) -> list[Item]:
+    """Every item of the given splits of an annotated directory, in file-name order."""
+    return [
+        item
+        for split in splits
+        for path in sorted((annotated_dir / split).glob("*.jsonl"))
+        for item in read_items(path)
+    ]
 
 
 def item_id(item: Item) -> str:

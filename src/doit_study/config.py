@@ -127,15 +127,111 @@ class ExpandParams(_Strict):
         return value
 
 
+class TokenizerParams(_Strict):
+    """Group `tokenizer`: the offline foundation models' byte-level BPE."""
+
+    vocab_size: int = Field(3000, ge=300)
+
+
+class TinyShape(_Strict):
+    """A tiny LLaMA pretrained offline."""
+
+    hidden_size: int = Field(ge=8)
+    layers: int = Field(ge=1)
+    heads: int = Field(ge=1)
+    intermediate_size: int = Field(ge=8)
+
+
+class PretrainedModel(_Strict):
+    """A real causal LM: a local folder, or a hub id when local_files_only is false."""
+
+    path: str
+    trust_remote_code: bool = False  # runs code shipped with the model: only for models you trust
+    local_files_only: bool = True  # no hub download unless you allow it
+
+
+class OptimParams(_Strict):
+    epochs: int = Field(ge=1)
+    peak_lr: float = Field(gt=0)
+    end_lr: float = Field(ge=0)
+    global_batch: int = Field(ge=1)
+    micro_batch: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _batches(self) -> OptimParams:
+        if self.global_batch % self.micro_batch:
+            raise ValueError("global_batch must be a multiple of micro_batch")
+        return self
+
+
+class FoundationParams(_Strict):
+    """Group `foundation`: one model per size, tiny ones pretrained under a token budget."""
+
+    seed: int = 0
+    seq_len: int = Field(128, ge=16)
+    token_budget: int = Field(ge=1)  # tokens of raw corpus each tiny model is pretrained on (per epoch)
+    optim: OptimParams
+    sizes: dict[str, TinyShape | PretrainedModel] = Field(min_length=1)
+
+
+class SettingSpec(_Strict):
+    size: str  # a key of foundation.sizes
+    subset: str  # a subset name written by expand (data/subsets/<subset>.jsonl)
+
+
+class LoraParams(_Strict):
+    """Low-rank adapters (peft) instead of full fine-tuning, for real models."""
+
+    r: int = Field(8, ge=1)
+    alpha: int = Field(16, ge=1)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj"]
+
+
+class TrainParams(_Strict):
+    """Group `train`: supervised fine-tuning, one DVC stage per setting."""
+
+    seed: int = 0
+    max_length: int = Field(512, ge=16)  # tokens; longer dialogues are trimmed (the paper: 2048)
+    optim: OptimParams
+    lora: LoraParams | None = None  # null: full fine-tuning, as in the paper
+    settings: dict[str, SettingSpec] = Field(min_length=1)
+
+    @field_validator("settings")
+    @classmethod
+    def _names(cls, value: dict[str, SettingSpec]) -> dict[str, SettingSpec]:
+        for name in value:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", name):
+                raise ValueError(f"settings: {name!r} is not a valid setting name (lowercase, digits, . - _)")
+        return value
+
+
 class Params(_Strict):
     """A whole params file (params.yaml or a profile)."""
 
     data: DataParams
     annotate: AnnotateParams
     expand: ExpandParams
+    tokenizer: TokenizerParams
+    foundation: FoundationParams
+    train: TrainParams
+
+    @model_validator(mode="after")
+    def _settings_use_known_sizes(self) -> Params:
+        for name, spec in self.train.settings.items():
+            if spec.size not in self.foundation.sizes:
+                raise ValueError(f"train.settings.{name}.size: {spec.size!r} is not one of foundation.sizes")
+        return self
 
 
-GROUPS = {"data": DataParams, "annotate": AnnotateParams, "expand": ExpandParams}
+GROUPS = {
+    "data": DataParams,
+    "annotate": AnnotateParams,
+    "expand": ExpandParams,
+    "tokenizer": TokenizerParams,
+    "foundation": FoundationParams,
+    "train": TrainParams,
+}
 
 
 def _read_yaml(path: os.PathLike | str) -> dict:

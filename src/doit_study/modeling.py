@@ -51,6 +51,16 @@ def new_tiny_llama(shape: TinyLlama, tokenizer, seed: int):
     return LlamaForCausalLM(tiny_llama_config(shape, len(tokenizer), tokenizer))
 
 
+def with_lora(model, r: int, alpha: int, dropout: float, target_modules: list[str]):
+    """The model wrapped with trainable low-rank adapters (peft); its own weights stay frozen."""
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(
+        r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules, task_type="CAUSAL_LM"
+    )
+    return get_peft_model(model, config)
+
+
 def parameter_count(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -59,9 +69,7 @@ def load_causal_lm(path: os.PathLike | str, *, trust_remote_code: bool = False):
     """A model folder loaded from safetensors only (never pickled weights)."""
     from transformers import AutoModelForCausalLM
 
-    folder = Path(path)
-    if not folder.is_dir():
-        raise DataError(folder, "no such model folder")
+    folder = _existing_folder(path)
     if not any(folder.glob("*.safetensors")):
         raise DataError(folder, "no safetensors weights in the model folder")
     return AutoModelForCausalLM.from_pretrained(
@@ -72,7 +80,14 @@ def load_causal_lm(path: os.PathLike | str, *, trust_remote_code: bool = False):
 def load_tokenizer(path: os.PathLike | str, *, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(Path(path), trust_remote_code=trust_remote_code)
+    return AutoTokenizer.from_pretrained(_existing_folder(path), trust_remote_code=trust_remote_code)
+
+
+def _existing_folder(path: os.PathLike | str) -> Path:
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataError(folder, "no such model folder")
+    return folder
 
 
 def folder_hash(path: os.PathLike | str) -> str:

@@ -9,6 +9,7 @@ batch. Batch order of epoch e depends only on (seed, e): a resumed run sees the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -28,6 +29,7 @@ from doit_study.modeling import WEIGHTS
 
 Example = tuple[list[int], list[int]]  # (input_ids, labels)
 STATE = "training_state.pt"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"  # peft's file name for LoRA weights
 CHECKPOINT_RECORD = "checkpoint.json"
 
 
@@ -43,6 +45,18 @@ class TrainConfig:
     beta1: float = 0.9
     beta2: float = 0.95
     group_size: int = 50  # micro-batches per length group: longer groups, less padding, less shuffling
+
+
+def config_from(optim, seed: int) -> TrainConfig:
+    """A TrainConfig from a params `optim` group (epochs, peak_lr, end_lr, global_batch, micro_batch)."""
+    return TrainConfig(
+        epochs=optim.epochs,
+        peak_lr=optim.peak_lr,
+        end_lr=optim.end_lr,
+        global_batch=optim.global_batch,
+        micro_batch=optim.micro_batch,
+        seed=seed,
+    )
 
 
 def length_grouped_batches(
@@ -98,8 +112,9 @@ def accumulation(config: TrainConfig) -> int:
 
 
 def make_optimizer(model, config: TrainConfig, total_steps: int):
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]  # norms and biases
+    trainable = [p for p in model.parameters() if p.requires_grad]  # with LoRA, only the adapters
+    decay = [p for p in trainable if p.ndim >= 2]
+    no_decay = [p for p in trainable if p.ndim < 2]  # norms and biases
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=config.peak_lr,
@@ -125,6 +140,12 @@ def last_complete_epoch(out_dir: Path) -> int:
     return max(epochs, default=0)
 
 
+def weights_file(folder: Path) -> Path:
+    """A checkpoint's weights: the LoRA adapter when training used one, else the full model."""
+    adapter = folder / ADAPTER_WEIGHTS
+    return adapter if adapter.exists() else folder / WEIGHTS
+
+
 def save_checkpoint(out_dir: Path, epoch: int, model, tokenizer, optimizer, scheduler, extra: dict) -> Path:
     target = epoch_dir(out_dir, epoch)
     with atomic_dir(target) as tmp:
@@ -141,7 +162,7 @@ def save_checkpoint(out_dir: Path, epoch: int, model, tokenizer, optimizer, sche
         )
         write_json(
             Path(tmp) / CHECKPOINT_RECORD,
-            {"epoch": epoch, "weights_sha256": sha256_file(Path(tmp) / WEIGHTS), **extra},
+            {"epoch": epoch, "weights_sha256": sha256_file(weights_file(Path(tmp))), **extra},
         )
     return target
 
@@ -150,16 +171,20 @@ def restore_checkpoint(folder: Path, model, optimizer, scheduler) -> None:
     from safetensors.torch import load_file
 
     record = json.loads((folder / CHECKPOINT_RECORD).read_text(encoding="utf-8"))
-    if sha256_file(folder / WEIGHTS) != record["weights_sha256"]:
-        raise DataError(
-            folder / WEIGHTS, "checkpoint weights do not match the hash recorded when they were saved"
-        )
-    missing, unexpected = model.load_state_dict(load_file(folder / WEIGHTS), strict=False)
-    if unexpected or any(not name.endswith("lm_head.weight") for name in missing):  # lm_head is tied
-        raise DataError(
-            folder / WEIGHTS,
-            f"checkpoint does not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})",
-        )
+    weights = weights_file(folder)
+    if sha256_file(weights) != record["weights_sha256"]:
+        raise DataError(weights, "checkpoint weights do not match the hash recorded when they were saved")
+    if weights.name == ADAPTER_WEIGHTS:
+        from peft import set_peft_model_state_dict
+
+        set_peft_model_state_dict(model, load_file(weights))
+    else:
+        missing, unexpected = model.load_state_dict(load_file(weights), strict=False)
+        if unexpected or any(not name.endswith("lm_head.weight") for name in missing):  # lm_head is tied
+            raise DataError(
+                weights,
+                f"checkpoint does not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})",
+            )
     state = torch.load(folder / STATE, weights_only=True)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
@@ -184,37 +209,49 @@ def train(
     out_dir: Path,
     on_step: Callable[[StepLog], None] | None = None,
     on_epoch: Callable[[int, Path, float], None] | None = None,
+    fingerprint: str = "",
 ) -> Path:
     """Train for config.epochs, resuming after the last complete epoch in out_dir; return the last
-    checkpoint folder. The same config and data give bit-identical checkpoints on CPU."""
+    checkpoint folder. The same config and data give bit-identical checkpoints on CPU.
+
+    Under `accelerate launch` with several processes, each process takes every world-th micro-batch
+    of a global batch and DDP averages the gradients; the global batch, and so the update, is the
+    same as in one process. Only the main process writes checkpoints and calls the callbacks.
+
+    `fingerprint` names what the run is (config, data, base model): checkpoints left by a run with
+    another fingerprint are stale and removed instead of resumed."""
+    from accelerate import Accelerator
+
     if not examples:
         raise ValueError("no training examples")
+    # on a machine without GPUs, accelerate runs several processes only when told it is on CPU
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
     torch.manual_seed(config.seed)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if accelerator.is_main_process:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _drop_stale_checkpoints(out_dir, fingerprint)
+    accelerator.wait_for_everyone()
     total_steps = steps_per_epoch(len(examples), config) * config.epochs
     optimizer, scheduler = make_optimizer(model, config, total_steps)
     done = last_complete_epoch(out_dir)
     if done:
         restore_checkpoint(epoch_dir(out_dir, done), model, optimizer, scheduler)
+    wrapped = accelerator.prepare_model(model) if accelerator.num_processes > 1 else model
     lengths = [len(ids) for ids, _ in examples]
-    pad_id = tokenizer.pad_token_id
-    accumulate = accumulation(config)
-    model.train()
-    progress = _Progress(total_steps, initial=steps_per_epoch(len(examples), config) * done)
+    wrapped.train()
+    progress = _Progress(
+        total_steps, steps_per_epoch(len(examples), config) * done, accelerator.is_main_process
+    )
     for epoch in range(done + 1, config.epochs + 1):
         batches = length_grouped_batches(lengths, config.micro_batch, config.group_size, config.seed, epoch)
         epoch_loss = epoch_tokens = 0.0
-        for start in range(0, len(batches), accumulate):
+        for start in range(0, len(batches), accumulation(config)):
             started = time.perf_counter()
             group = [
-                collate([examples[i] for i in batch], pad_id) for batch in batches[start : start + accumulate]
+                collate([examples[i] for i in batch], tokenizer.pad_token_id)
+                for batch in batches[start : start + accumulation(config)]
             ]
-            trained = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in group)
-            step_loss = 0.0
-            for batch in group:
-                loss, _ = token_loss_sum(model, batch)
-                (loss / max(trained, 1)).backward()
-                step_loss += loss.item()
+            step_loss, trained = _global_step(wrapped, group, accelerator)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
@@ -230,33 +267,58 @@ def train(
                 1 - seen / width,
             )
             progress.update(log)
-            if on_step:
+            if on_step and accelerator.is_main_process:
                 on_step(log)
-        folder = save_checkpoint(
-            out_dir,
-            epoch,
-            model,
-            tokenizer,
-            optimizer,
-            scheduler,
-            {"train_loss": epoch_loss / max(epoch_tokens, 1), "config": asdict(config)},
-        )
-        if on_epoch:
-            on_epoch(epoch, folder, epoch_loss / max(epoch_tokens, 1))
+        record = {
+            "train_loss": epoch_loss / max(epoch_tokens, 1),
+            "config": asdict(config),
+            "fingerprint": fingerprint,
+            "processes": accelerator.num_processes,
+        }
+        if accelerator.is_main_process:
+            folder = save_checkpoint(out_dir, epoch, model, tokenizer, optimizer, scheduler, record)
+            # resuming needs only the newest optimizer state: older copies would double the disk used
+            epoch_dir(out_dir, epoch - 1).joinpath(STATE).unlink(missing_ok=True)
+            if on_epoch:
+                on_epoch(epoch, folder, record["train_loss"])
+        accelerator.wait_for_everyone()
     progress.close()
     return epoch_dir(out_dir, config.epochs)
+
+
+def _global_step(model, group: list[dict], accelerator) -> tuple[float, int]:
+    """Forward and backward of one global batch; returns (summed token loss, trained tokens).
+
+    Each process's loss is scaled by world / trained tokens of the whole global batch, so the
+    gradient DDP averages equals the single-process gradient. A process with no micro-batch left
+    runs a zero-loss backward so every process joins each gradient all-reduce."""
+    world, rank = accelerator.num_processes, accelerator.process_index
+    trained = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in group)
+    mine: list[dict | None] = list(group[rank::world])
+    mine += [None] * (math.ceil(len(group) / world) - len(mine))
+    local = torch.zeros(())
+    for index, batch in enumerate(mine):
+        sync = index == len(mine) - 1
+        with contextlib.nullcontext() if sync or world == 1 else accelerator.no_sync(model):
+            if batch is None:
+                loss = sum(p.sum() for p in model.parameters()) * 0.0
+            else:
+                loss, _ = token_loss_sum(model, batch)
+                local = local + loss.detach()
+            (loss * world / max(trained, 1)).backward()
+    total = accelerator.reduce(local, reduction="sum") if world > 1 else local
+    return float(total), trained
 
 
 class _Progress:
     """A tqdm bar on a terminal; plain log lines (every 10% of steps) when output is not one."""
 
-    def __init__(self, total: int, initial: int):
+    def __init__(self, total: int, initial: int, enabled: bool = True):
         from tqdm import tqdm
 
-        self.total, self.count = total, initial
-        self.bar = (
-            tqdm(total=total, initial=initial, unit="step", desc="train") if sys.stderr.isatty() else None
-        )
+        self.total, self.count, self.enabled = total, initial, enabled
+        terminal = enabled and sys.stderr.isatty()
+        self.bar = tqdm(total=total, initial=initial, unit="step", desc="train") if terminal else None
         self.every = max(1, total // 10)
 
     def update(self, log: StepLog) -> None:
@@ -266,7 +328,7 @@ class _Progress:
                 loss=f"{log.loss:.3f}", lr=f"{log.lr:.2e}", tok_s=f"{log.tokens_per_second:.0f}"
             )
             self.bar.update(1)
-        elif self.count % self.every == 0 or self.count == self.total:
+        elif self.enabled and (self.count % self.every == 0 or self.count == self.total):
             print(
                 f"train step {self.count}/{self.total} epoch {log.epoch} loss {log.loss:.4f} lr {log.lr:.2e} "
                 f"tokens/s {log.tokens_per_second:.0f}",
@@ -277,6 +339,17 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _drop_stale_checkpoints(out_dir: Path, fingerprint: str) -> None:
+    for folder in sorted(out_dir.glob("epoch-*")):
+        record = folder / CHECKPOINT_RECORD
+        if (
+            not record.exists()
+            or json.loads(record.read_text(encoding="utf-8")).get("fingerprint") != fingerprint
+        ):
+            print(f"removing {folder}: written by a run with other params or data", file=sys.stderr)
+            shutil.rmtree(folder)
 
 
 def remove_checkpoints(out_dir: Path, keep: set[int]) -> None:

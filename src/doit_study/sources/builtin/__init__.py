@@ -15,7 +15,7 @@ from doit_study.sources.builtin import dialogue, ethics, knowledge, language, pr
 from doit_study.sources.builtin.common import rng_for
 from doit_study.sources.builtin.material import read_snapshot, snapshot_builtin
 
-__all__ = ["OOD_SETS", "build_builtin_items", "snapshot_builtin"]
+__all__ = ["OOD_SETS", "build_builtin_items", "corpus_texts", "snapshot_builtin"]
 
 # ability -> builders, interleaved round-robin; (material, builder) reads a snapshot, (None, builder)
 # is a pure generator.
@@ -69,6 +69,29 @@ def _unique(items: Iterator[Item], count: int) -> list[Item]:
             if len(kept) == count:
                 break
     return kept
+
+
+def corpus_texts(raw_dir: Path, exclude_keys: set[str]) -> Iterator[str]:
+    """Every material's text as documents, in a fixed order (the offline pretraining corpus),
+    leaving out records that valid or test items were built from (their source keys)."""
+
+    def records(name: str) -> Iterator[dict]:
+        return (r for r in read_snapshot(raw_dir, name) if r["key"] not in exclude_keys)
+
+    for r in records("idioms"):
+        yield f"{r['word']}：{r['explanation']}{r['example'].split('★')[0].replace('～', r['word'])}"
+    for r in records("hsk"):
+        yield r["chinese"]
+    for r in records("chatterbot"):
+        yield "\n".join(r["turns"])
+    for r in records("humaneval"):
+        yield r["prompt"] + r["canonical_solution"]
+    for r in records("maths"):
+        yield r["problem"] + "\n" + "\n".join(r["solution"]) + f"\n答案：{r['answer']}"
+    for r in records("dynasties"):
+        if r["reignTitle"]:
+            who = f"{r['dynasty']}{r['monarch']}{r['monarchName']}"
+            yield f"{who}，年号{r['reignTitle']}，{r['beginYear']}年至{r['endYear']}年。"
 
 
 def build_builtin_items(

@@ -1,0 +1,117 @@
+"""Stage train@<setting>: supervised fine-tuning of one setting (a base model size and a subset),
+a checkpoint after every epoch in models/sft/<setting>/epoch-NN/, one MLflow run, and run.json
+(the lineage record) beside the checkpoints. A killed run resumes from its last complete epoch."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from accelerate import PartialState
+
+from doit_study.chat import encode_dialogue
+from doit_study.cli import run_stage, stage_parser
+from doit_study.config import load_group
+from doit_study.io import DataError, read_items, sha256_file, sha256_text, write_json
+from doit_study.modeling import folder_hash, load_causal_lm, load_tokenizer, parameter_count, with_lora
+from doit_study.tracking import RUN_RECORD, SettingRun
+from doit_study.training import config_from, train, weights_file
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--setting", required=True)
+    parser.add_argument("--subset", required=True, help="data/subsets/<name>.jsonl")
+    parser.add_argument("--base", required=True, help="models/base/<size>")
+    parser.add_argument("--raw-manifest", required=True, help="data/raw/manifest.json")
+    parser.add_argument("--out", required=True, help="models/sft/<setting>")
+    args = parser.parse_args(argv)
+    params = load_group(args.params, "train")
+    if args.setting not in params.settings:
+        raise DataError(args.params, f"unknown setting {args.setting!r}", None, "train.settings")
+    spec = params.settings[args.setting]
+    subset = Path(args.subset)
+    if not subset.is_file():
+        raise DataError(
+            subset, f"setting {args.setting} names subset {spec.subset!r}, which expand did not write"
+        )
+    items = read_items(subset)
+    base = Path(args.base)
+    tokenizer, model = load_tokenizer(base), load_causal_lm(base)
+    if params.lora:
+        model = with_lora(
+            model, params.lora.r, params.lora.alpha, params.lora.dropout, params.lora.target_modules
+        )
+    try:
+        examples = [encode_dialogue(tokenizer, item.messages, params.max_length) for item in items]
+    except ValueError as error:
+        raise DataError(base, f"the tokenizer cannot encode the data: {error}") from None
+
+    config = config_from(params.optim, params.seed)
+    subset_sha, base_sha = sha256_file(subset), folder_hash(base)
+    resolved = {
+        **asdict(config),
+        "max_length": params.max_length,
+        "size": spec.size,
+        "subset": spec.subset,
+        "examples": len(examples),
+        "parameters": parameter_count(model),
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "lora": params.lora.model_dump() if params.lora else None,
+    }
+    fingerprint = sha256_text(json.dumps([resolved, subset_sha, base_sha], sort_keys=True))
+    out = Path(args.out)
+    tags = {
+        "subset_sha256": subset_sha,
+        "base_model_sha256": base_sha,
+        "size": spec.size,
+        "subset": spec.subset,
+    }
+    # under accelerate launch, only rank 0 tracks and records
+    main_process = PartialState(cpu=not torch.cuda.is_available()).is_main_process
+    run = SettingRun(args.setting, f"train@{args.setting}", resolved, tags) if main_process else None
+
+    def log_step(log) -> None:
+        run.log_step(log.step, asdict(log))
+
+    def log_checkpoint(epoch: int, folder: Path, loss: float) -> None:
+        run.log_checkpoint(epoch, folder, sha256_file(weights_file(folder)), loss)
+
+    with run or contextlib.nullcontext():
+        train(
+            model,
+            tokenizer,
+            examples,
+            config,
+            out,
+            fingerprint=fingerprint,
+            on_step=log_step if run else None,
+            on_epoch=log_checkpoint if run else None,
+        )
+    if not main_process:
+        return
+    checkpoints = [
+        {"epoch": int(p.name[6:]), "path": str(p), "sha256": sha256_file(weights_file(p))}
+        for p in sorted(out.glob("epoch-*"))
+    ]
+    # only what the run is made of: the MLflow run id and the git commit live in MLflow's tags, so
+    # two clean runs of the same params write identical outputs
+    write_json(
+        out / RUN_RECORD,
+        {
+            "setting": args.setting,
+            "params": resolved,
+            "subset": {"name": spec.subset, "path": str(subset), "sha256": subset_sha},
+            "base_model": {"size": spec.size, "path": str(base), "sha256": base_sha},
+            "raw_manifest": args.raw_manifest,
+            "checkpoints": checkpoints,
+        },
+    )
+    print(f"train@{args.setting}: {len(checkpoints)} checkpoints in {out}, MLflow run {run.run_id}")
+
+
+if __name__ == "__main__":
+    run_stage(main)
