@@ -145,9 +145,34 @@ def test_ethics_golds_are_computed_from_the_labelled_table(built):
 
 
 def test_history_items_match_the_table(built, tmp_path):
+    from doit_study.sources.builtin.knowledge import year_text
+    from doit_study.sources.builtin.material import read_snapshot
+
     _, items = built
-    tf = [i for i in items["history"] if i.answer_kind.value == "true_false"]
-    assert {i.gold for i in tf} == {"正确", "错误"}
+    snapshot_builtin(tmp_path, seed=0, math_instances=0)
+    rows = {r["key"]: r for r in read_snapshot(tmp_path, "dynasties")}
+    titles_of = {}
+    for r in rows.values():
+        titles_of.setdefault((r["dynasty"], r["monarch"], r["monarchName"]), set()).add(r["reignTitle"])
+    checked = {"year": 0, "uses-title": 0, "dynasty": 0, "begin-year": 0}
+    for item in items["history"]:
+        key, question = item.source.key.rsplit(":", 1)
+        row, prompt = rows[key], item.messages[0].content
+        if question == "year":
+            assert _letter_option(item) == year_text(int(row["beginYear"]))
+        elif question == "dynasty":
+            assert _letter_option(item) == row["dynasty"]
+        elif question == "begin-year":
+            stated = re.search(r"始于(.+?)。", prompt).group(1)
+            assert item.gold == ("正确" if stated == year_text(int(row["beginYear"])) else "错误")
+        elif question == "uses-title":
+            title = re.search(r"年号「(.+?)」", prompt).group(1)
+            used = title in titles_of[(row["dynasty"], row["monarch"], row["monarchName"])]
+            assert item.gold == ("正确" if used else "错误")
+        else:
+            continue
+        checked[question] += 1
+    assert all(checked.values()), checked
 
 
 def test_ood_sets_use_material_no_ability_uses():

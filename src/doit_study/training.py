@@ -350,9 +350,3 @@ def _drop_stale_checkpoints(out_dir: Path, fingerprint: str) -> None:
         ):
             print(f"removing {folder}: written by a run with other params or data", file=sys.stderr)
             shutil.rmtree(folder)
-
-
-def remove_checkpoints(out_dir: Path, keep: set[int]) -> None:
-    for folder in out_dir.glob("epoch-*"):
-        if int(folder.name.split("-")[1]) not in keep:
-            shutil.rmtree(folder)
