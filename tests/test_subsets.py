@@ -78,3 +78,21 @@ def test_n_larger_than_the_pool_is_an_error():
     plan = plan_subsets([1, 64], 8, {}, dict.fromkeys(ABILITIES, 20), [], 0)
     with pytest.raises(DataError, match="curated-n64 needs 64 biology items but the pool has 20"):
         check_sizes(plan, dict.fromkeys(ABILITIES, 20), "params.yaml")
+
+
+def test_synthetic_pool_subsets_hold_ten_items_per_n():
+    from doit_study.schema import SYNTHETIC_TYPE
+
+    train = _train() | {SYNTHETIC_TYPE: [make(f"通用指令 {i}", "好的", SYNTHETIC_TYPE) for i in range(50)]}
+    train[SYNTHETIC_TYPE] = [
+        i.model_copy(update={"id": f"general-{k:03d}"}) for k, i in enumerate(train[SYNTHETIC_TYPE])
+    ]
+    pools, _ = build_pools(train, dict.fromkeys(ABILITIES, 20), seed=0)
+    from doit_study.subsets import pool_order
+
+    pools[SYNTHETIC_TYPE] = pool_order(train[SYNTHETIC_TYPE], 0, SYNTHETIC_TYPE)
+    plan = plan_subsets([1, 4], 8, {}, dict.fromkeys(ABILITIES, 20), [1, 4], 50)
+    made = {s.name: materialise(s, pools) for s in plan if s.kind == "synthetic"}
+    assert {name: len(items) for name, items in made.items()} == {"synthetic-n1": 10, "synthetic-n4": 40}
+    assert {i.id for i in made["synthetic-n1"]} < {i.id for i in made["synthetic-n4"]}
+    assert all(i.type == SYNTHETIC_TYPE for i in made["synthetic-n4"])
