@@ -18,7 +18,7 @@ from doit_study.config import load_group
 from doit_study.io import DataError, read_items, sha256_file, sha256_text, write_json
 from doit_study.modeling import folder_hash, load_causal_lm, load_tokenizer, parameter_count, with_lora
 from doit_study.tracking import RUN_RECORD, SettingRun
-from doit_study.training import config_from, train, weights_file
+from doit_study.training import checkpoint_sha256, config_from, train
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         run.log_step(log.step, asdict(log))
 
     def log_checkpoint(epoch: int, folder: Path, loss: float) -> None:
-        run.log_checkpoint(epoch, folder, sha256_file(weights_file(folder)), loss)
+        run.log_checkpoint(epoch, folder, checkpoint_sha256(folder), loss)
 
     with run or contextlib.nullcontext():
         train(
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     if not main_process:
         return
     checkpoints = [
-        {"epoch": int(p.name[6:]), "path": str(p), "sha256": sha256_file(weights_file(p))}
+        {"epoch": int(p.name[6:]), "path": str(p), "sha256": checkpoint_sha256(p)}
         for p in sorted(out.glob("epoch-*"))
     ]
     # only what the run is made of: the MLflow run id and the git commit live in MLflow's tags, so

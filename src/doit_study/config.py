@@ -21,6 +21,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _check_names(mapping: dict, pattern: str, what: str, kind: str) -> dict:
+    """Names that become file and DVC stage names must match `pattern`."""
+    for name in mapping:
+        if not re.fullmatch(pattern, name):
+            raise ValueError(f"{what}: {name!r} is not a valid {kind}")
+    return mapping
+
+
 def _check_abilities(mapping: dict[str, int], what: str) -> dict[str, int]:
     unknown = sorted(set(mapping) - set(ABILITIES))
     if unknown:
@@ -121,10 +129,9 @@ class ExpandParams(_Strict):
     @field_validator("mixes")
     @classmethod
     def _mix_names(cls, value: dict[str, MixParams]) -> dict[str, MixParams]:
-        for name in value:
-            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
-                raise ValueError(f"mixes: {name!r} is not a valid subset name (lowercase, digits, - and _)")
-        return value
+        return _check_names(
+            value, r"[a-z0-9][a-z0-9_-]*", "mixes", "subset name (lowercase, digits, - and _)"
+        )
 
 
 class TokenizerParams(_Strict):
@@ -200,10 +207,9 @@ class TrainParams(_Strict):
     @field_validator("settings")
     @classmethod
     def _names(cls, value: dict[str, SettingSpec]) -> dict[str, SettingSpec]:
-        for name in value:
-            if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", name):
-                raise ValueError(f"settings: {name!r} is not a valid setting name (lowercase, digits, . - _)")
-        return value
+        return _check_names(
+            value, r"[a-z0-9][a-z0-9_.-]*", "settings", "setting name (lowercase, digits, . - _)"
+        )
 
 
 class Params(_Strict):

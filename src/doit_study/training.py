@@ -146,6 +146,11 @@ def weights_file(folder: Path) -> Path:
     return adapter if adapter.exists() else folder / WEIGHTS
 
 
+def checkpoint_sha256(folder: Path) -> str:
+    """The weights hash a checkpoint recorded when it was saved (no need to hash the weights again)."""
+    return json.loads((folder / CHECKPOINT_RECORD).read_text(encoding="utf-8"))["weights_sha256"]
+
+
 def save_checkpoint(out_dir: Path, epoch: int, model, tokenizer, optimizer, scheduler, extra: dict) -> Path:
     target = epoch_dir(out_dir, epoch)
     with atomic_dir(target) as tmp:
