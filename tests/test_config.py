@@ -44,3 +44,12 @@ def test_unknown_ability_in_params_is_rejected(tmp_path: Path):
     bad.write_text(text, encoding="utf-8")
     with pytest.raises(DataError, match="unknown ability 'ethic'"):
         load_params(bad)
+
+
+def test_min_epoch_beyond_training_is_rejected(tmp_path: Path):
+    smoke = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8")
+    text = smoke.replace("  min_epoch: 1", "  min_epoch: 3")
+    bad = tmp_path / "params.yaml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match=r"min_epoch: larger than train\.optim\.epochs"):
+        load_params(bad)

@@ -107,6 +107,69 @@ def test_lineage_traces_a_checkpoint_to_its_raw_sources(smoke_runs):
     assert len(out["mlflow_run_id"]) == 32
 
 
+def test_every_setting_is_evaluated_and_gathered(smoke_runs):
+    root, _ = smoke_runs
+    settings = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["train"]["settings"]
+    for setting in settings:
+        metrics = json.loads((root / f"metrics/settings/{setting}.json").read_text(encoding="utf-8"))
+        tests = [v for k, v in metrics.items() if k.startswith("test.") and k.endswith(".acc")]
+        assert len(tests) == 12  # ten abilities and two out-of-domain sets
+        assert metrics["overall"] == pytest.approx(sum(tests) / len(tests))
+        assert metrics["best_epoch"] in (1, 2) and "benchmark.heldout.2shot.acc" in metrics
+        predictions = sorted(p.name for p in (root / "metrics/predictions" / setting).iterdir())
+        assert predictions == [
+            "benchmarks-0shot.jsonl",
+            "benchmarks-2shot.jsonl",
+            "epochs.json",
+            "test.jsonl",
+            "valid-epoch-01.jsonl",
+            "valid-epoch-02.jsonl",
+        ]
+        assert len(read_items_or_lines(root / "metrics/predictions" / setting / "test.jsonl")) == 120
+    rows = (root / "metrics/study.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 1 + len(settings) * (10 + 12)  # header, valid and test rows per setting
+    assert (root / "metrics/plots/overall.csv").is_file()
+    assert len(list((root / "metrics/plots/abilities").glob("*.csv"))) == 12
+    _sh("dvc", "plots", "show", "-o", "plots-html", cwd=root)
+    assert "Overall score against data volume" in (root / "plots-html/index.html").read_text(encoding="utf-8")
+
+
+def test_mlflow_runs_hold_validation_curves_and_the_best_checkpoint(smoke_runs):
+    from mlflow.tracking import MlflowClient
+
+    root, _ = smoke_runs
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("doit-study")
+    for run in client.search_runs([experiment.experiment_id]):
+        history = client.get_metric_history(run.info.run_id, "valid.score")
+        assert sorted(m.step for m in history) == [1, 2]
+        best = int(run.data.tags["best_epoch"])
+        setting = run.data.tags["setting"]
+        assert run.data.tags["best_checkpoint"].startswith(f"models/sft/{setting}/epoch-0{best}")
+        assert "test.math.acc" in run.data.metrics and "overall" in run.data.metrics
+
+
+def test_analysis_writes_fits_features_regression_and_report(smoke_runs):
+    root, _ = smoke_runs
+    sensitivity = json.loads((root / "metrics/sensitivity.json").read_text(encoding="utf-8"))
+    assert set(sensitivity) >= {"math", "code", "ood_radicals"}
+    for entry in sensitivity.values():  # smoke: three sizes and two volumes, so both fits exist
+        assert entry["param"]["defined"] and entry["data"]["defined"] and "class" in entry
+        assert len(entry["param"]["curve"]["x"]) == 3 and len(entry["data"]["curve"]["x"]) == 2
+    features = json.loads((root / "metrics/features.json").read_text(encoding="utf-8"))
+    assert set(features["complexity"]) == {"math", "code"} and set(features["cross"]) == {"math", "code"}
+    regression = json.loads((root / "metrics/regression.json").read_text(encoding="utf-8"))
+    assert regression["complexity_vs_param"]["defined"] is False  # two abilities: no line to test
+    assert "fewer than three" in regression["complexity_vs_param"]["reason"]
+    report = (root / "metrics/report.md").read_text(encoding="utf-8")
+    assert "## Sensitivities" in report and "fig7_features.png" in report
+    assert (root / "metrics/report.html").is_file() and (root / "metrics/figures/fig1_overall.png").is_file()
+
+
+def read_items_or_lines(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def test_second_repro_is_a_no_op(smoke_runs):
     root, _ = smoke_runs
     output = _sh("dvc", "repro", cwd=root)

@@ -212,6 +212,81 @@ class TrainParams(_Strict):
         )
 
 
+class HeldoutBenchmark(_Strict):
+    size: int = Field(200, ge=1)  # test questions per subject
+    dev: int = Field(5, ge=0)  # exemplars per subject for k-shot prompts
+
+
+class AgievalParams(_Strict):
+    path: str  # AGIEval's data folder (<task>.jsonl)
+    tasks: list[str] = Field(min_length=1)
+    dev: int = Field(5, ge=0)  # first questions of each task held back as k-shot exemplars
+
+
+class BenchmarkParams(_Strict):
+    """Group `benchmark`: the multiple-choice suites scored by letter logits (Section 5)."""
+
+    seed: int = 0
+    heldout: HeldoutBenchmark | None = None  # offline: built from the builtin character dictionary
+    cmmlu: str | None = None  # a CMMLU copy (dev/ and test/ CSVs)
+    agieval: AgievalParams | None = None
+
+
+class GenerationBudget(_Strict):
+    """New tokens allowed per answer kind (exact-match items)."""
+
+    letter: int = Field(8, ge=1)
+    multi_letter: int = Field(8, ge=1)
+    true_false: int = Field(8, ge=1)
+    fill: int = Field(8, ge=1)
+    math: int = Field(64, ge=1)
+
+
+class EvaluateParams(_Strict):
+    """Group `evaluate`: scoring every checkpoint, selecting the best, benchmarks."""
+
+    min_epoch: int = Field(5, ge=1)  # the best checkpoint is chosen at or after this epoch
+    valid_per_ability: int | None = Field(None, ge=1)  # valid items scored per epoch; null: all
+    generation_batch: int = Field(32, ge=1)
+    nll_token_budget: int = Field(1024, ge=16)  # padded tokens per perplexity batch
+    benchmark_batch: int = Field(16, ge=1)
+    shots: list[int] = [0, 5]
+    max_new_tokens: GenerationBudget = GenerationBudget()
+    min_new_tokens: int = Field(1, ge=0)  # stop tokens are suppressed until an answer has this many tokens
+
+
+class BootstrapParams(_Strict):
+    replicates: int = Field(1000, ge=10)  # resamples of the test items
+    seed: int = 0
+    level: float = Field(0.95, gt=0, lt=1)
+
+
+class FeatureWeights(_Strict):
+    """Complexity = w1 * L - w2 * sum(...); Transference = w * sum(...). The paper does not state
+    them; docs/analysis.md gives the reasoning behind the defaults."""
+
+    w1: float = 1.0
+    w2: float = 1.0
+    w: float = 1.0
+
+
+class Thresholds(_Strict):
+    """On normalised sensitivities: below `resistant` on both factors, an ability is resistant;
+    within `balance` of each other, responsive; otherwise biased towards the larger."""
+
+    resistant: float = Field(0.3, ge=0, le=1)
+    balance: float = Field(0.1, ge=0, le=1)
+
+
+class AnalysisParams(_Strict):
+    """Group `analysis`: sensitivities, features and their regression."""
+
+    pool: str = "curated"  # the construction pool whose size x volume grid is fitted
+    thresholds: Thresholds = Thresholds()
+    bootstrap: BootstrapParams = BootstrapParams()
+    weights: FeatureWeights = FeatureWeights()
+
+
 class Params(_Strict):
     """A whole params file (params.yaml or a profile)."""
 
@@ -221,12 +296,17 @@ class Params(_Strict):
     tokenizer: TokenizerParams
     foundation: FoundationParams
     train: TrainParams
+    benchmark: BenchmarkParams
+    evaluate: EvaluateParams
+    analysis: AnalysisParams
 
     @model_validator(mode="after")
     def _settings_use_known_sizes(self) -> Params:
         for name, spec in self.train.settings.items():
             if spec.size not in self.foundation.sizes:
                 raise ValueError(f"train.settings.{name}.size: {spec.size!r} is not one of foundation.sizes")
+        if self.evaluate.min_epoch > self.train.optim.epochs:
+            raise ValueError("evaluate.min_epoch: larger than train.optim.epochs, so no checkpoint qualifies")
         return self
 
 
@@ -237,6 +317,9 @@ GROUPS = {
     "tokenizer": TokenizerParams,
     "foundation": FoundationParams,
     "train": TrainParams,
+    "benchmark": BenchmarkParams,
+    "evaluate": EvaluateParams,
+    "analysis": AnalysisParams,
 }
 
 

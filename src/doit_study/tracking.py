@@ -110,3 +110,43 @@ def lineage(checkpoint: Path) -> dict:
         "raw_manifest": manifest.get("materials") or manifest.get("files"),
         **find_run(record["setting"], chosen["sha256"]),
     }
+
+
+def log_evaluation(
+    setting: str,
+    checkpoint_sha256: str,
+    valid_by_epoch: dict[int, dict[str, float]],
+    test_metrics: dict[str, float],
+    best: dict,
+) -> str:
+    """Validation scores per epoch and test scores at the best checkpoint, logged to the run that
+    trained the setting (found by its checkpoint hash); a new run if this store never saw it."""
+    import time
+
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri())
+    run_id = find_run(setting, checkpoint_sha256)["mlflow_run_id"]
+    if run_id is None:
+        experiment = client.get_experiment_by_name(EXPERIMENT)
+        experiment_id = experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT)
+        tags = {
+            "setting": setting,
+            "mlflow.runName": setting,
+            "note": "the training run is not in this tracking store (checkpoints came from dvc pull?)",
+        }
+        run_id = client.create_run(experiment_id, tags=tags).info.run_id
+    now = int(time.time() * 1000)
+    metrics = [
+        Metric(key, value, now, epoch)
+        for epoch, values in sorted(valid_by_epoch.items())
+        for key, value in sorted(values.items())
+    ]
+    metrics += [Metric(key, value, now, best["epoch"]) for key, value in sorted(test_metrics.items())]
+    for start in range(0, len(metrics), 1000):  # MLflow's batch limit
+        client.log_batch(run_id, metrics=metrics[start : start + 1000])
+    client.set_tag(run_id, "best_epoch", str(best["epoch"]))
+    client.set_tag(run_id, "best_checkpoint", f"{best['path']} sha256:{best['sha256']}")
+    client.set_tag(run_id, "evaluated_by", f"evaluate@{setting}")
+    return run_id

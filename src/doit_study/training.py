@@ -25,7 +25,7 @@ from torch.nn import functional
 
 from doit_study.chat import IGNORE_INDEX
 from doit_study.io import DataError, atomic_dir, sha256_file, write_json
-from doit_study.modeling import WEIGHTS
+from doit_study.modeling import WEIGHTS, load_causal_lm
 
 Example = tuple[list[int], list[int]]  # (input_ids, labels)
 STATE = "training_state.pt"
@@ -355,3 +355,25 @@ def _drop_stale_checkpoints(out_dir: Path, fingerprint: str) -> None:
         ):
             print(f"removing {folder}: written by a run with other params or data", file=sys.stderr)
             shutil.rmtree(folder)
+
+
+def load_checkpoint(folder: Path, base: Path | None = None):
+    """An epoch checkpoint for inference, its weights checked against the hash recorded at save time.
+    A LoRA checkpoint is merged into its base model (`base`)."""
+    folder = Path(folder)
+    weights = weights_file(folder)
+    if not weights.is_file():
+        raise DataError(folder, f"no weights in the checkpoint folder ({WEIGHTS} or {ADAPTER_WEIGHTS})")
+    if not (folder / CHECKPOINT_RECORD).is_file():
+        raise DataError(folder, f"no {CHECKPOINT_RECORD}: not a checkpoint written by the train stage")
+    if sha256_file(weights) != checkpoint_sha256(folder):
+        raise DataError(weights, "checkpoint weights do not match the hash recorded when they were saved")
+    if weights.name == ADAPTER_WEIGHTS:
+        from peft import PeftModel
+
+        if base is None:
+            raise DataError(folder, "a LoRA checkpoint needs its base model")
+        model = PeftModel.from_pretrained(load_causal_lm(base), folder).merge_and_unload()
+    else:
+        model = load_causal_lm(folder)
+    return model.eval()

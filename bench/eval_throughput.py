@@ -1,0 +1,149 @@
+"""Evaluation speed, measured side by side in one run on the same items and checkpoint.
+
+Distractor scoring (perplexity of gold and distractors):
+  - naive: the public code's loop, one (instruction + choice) sequence at a time, batch of one;
+  - batched: every (instruction + choice) sequence, length-sorted and padded, no prefix reuse;
+  - prefix reuse: the library's `continuation_nll` (instruction encoded once per item).
+Generation: a plain `model.generate` call per item against the library's batched `generate_greedy`.
+The scores of the three distractor paths are compared (largest relative difference). Prints JSON.
+
+    python bench/eval_throughput.py [--checkpoint models/sft/l-curated-n64/epoch-06] [--items 150]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from doit_study.chat import chat_ids, encode_prompt
+from doit_study.config import load_group
+from doit_study.io import read_items
+from doit_study.modeling import load_tokenizer, parameter_count
+from doit_study.scoring import continuation_nll, generate_greedy, right_padded, token_logprobs
+from doit_study.training import load_checkpoint
+
+
+@torch.inference_mode()
+def batched_without_reuse(model, prompts, choices, pad_id: int, token_budget: int) -> list[list[float]]:
+    """Every (prompt + choice) as its own padded row; the prompt is recomputed for every choice."""
+    rows = [
+        (i, k, [*prompt, *choice], len(prompt))
+        for i, (prompt, options) in enumerate(zip(prompts, choices, strict=True))
+        for k, choice in enumerate(options)
+    ]
+    rows.sort(key=lambda row: len(row[2]))
+    result = [[0.0] * len(cs) for cs in choices]
+    start = 0
+    while start < len(rows):
+        end = start + 1
+        while end < len(rows) and (end - start + 1) * len(rows[end][2]) <= token_budget:
+            end += 1
+        batch = rows[start:end]
+        ids, mask = right_padded([row[2] for row in batch], pad_id)
+        logits = model(input_ids=ids, attention_mask=mask).logits
+        for r, (i, k, seq, prompt_len) in enumerate(batch):
+            target = torch.tensor(seq[prompt_len:])
+            logp = token_logprobs(logits[r, prompt_len - 1 : len(seq) - 1], target)
+            result[i][k] = -logp.mean().item()
+        start = end
+    return result
+
+
+@torch.inference_mode()
+def naive_loop(model, prompts, choices) -> list[list[float]]:
+    result = []
+    for prompt, options in zip(prompts, choices, strict=True):
+        scores = []
+        for choice in options:
+            ids = torch.tensor([[*prompt, *choice]])
+            logits = model(input_ids=ids).logits[0, len(prompt) - 1 : -1]
+            scores.append(-token_logprobs(logits, torch.tensor(choice)).mean().item())
+        result.append(scores)
+    return result
+
+
+def timed(function, *args):
+    start = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - start
+
+
+def max_relative_difference(a, b) -> float:
+    return max(abs(x - y) / abs(y) for xs, ys in zip(a, b, strict=True) for x, y in zip(xs, ys, strict=True))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--checkpoint", default="models/sft/l-curated-n64/epoch-06")
+    parser.add_argument("--valid", default="data/annotated/valid")
+    parser.add_argument("--items", type=int, default=150, help="items per path (format-1 and format-0 each)")
+    args = parser.parse_args()
+    params = load_group(args.params, "evaluate")
+    torch.manual_seed(0)
+    model, tokenizer = load_checkpoint(Path(args.checkpoint)), load_tokenizer(args.checkpoint)
+    ids = chat_ids(tokenizer)
+    items = [item for path in sorted(Path(args.valid).glob("*.jsonl")) for item in read_items(path)]
+    ranked = [item for item in items if item.question_format == 1][: args.items]
+    generated = [item for item in items if item.question_format == 0][::3][: args.items]
+
+    prompts = [encode_prompt(tokenizer, item.messages) for item in ranked]
+    choices = [
+        [[*tokenizer.encode(c, add_special_tokens=False), ids.end_of_turn] for c in item.choices]
+        for item in ranked
+    ]
+    budget = params.nll_token_budget
+    naive, naive_s = timed(naive_loop, model, prompts, choices)
+    batched, batched_s = timed(batched_without_reuse, model, prompts, choices, ids.pad, budget)
+    reuse, reuse_s = timed(continuation_nll, model, prompts, choices, ids.pad, budget)
+
+    gen_prompts = [encode_prompt(tokenizer, item.messages) for item in generated]
+    budgets = [params.max_new_tokens.model_dump()[item.answer_kind.value] for item in generated]
+    stops = [ids.end_of_turn, ids.user, ids.assistant]
+
+    def plain_generate():
+        from transformers import GenerationConfig
+
+        outputs = []
+        for prompt, budget in zip(gen_prompts, budgets, strict=True):
+            config = GenerationConfig(
+                do_sample=False, max_new_tokens=budget, eos_token_id=stops, pad_token_id=ids.pad
+            )
+            outputs.append(model.generate(input_ids=torch.tensor([prompt]), generation_config=config))
+        return outputs
+
+    _, plain_s = timed(plain_generate)
+    _, greedy_s = timed(generate_greedy, model, gen_prompts, budgets, stops, ids.pad, params.generation_batch)
+    print(
+        json.dumps(
+            {
+                "checkpoint": args.checkpoint,
+                "parameters": parameter_count(model),
+                "threads": torch.get_num_threads(),
+                "distractor_items": len(ranked),
+                "distractor_seconds": {
+                    "naive": naive_s,
+                    "batched_no_reuse": batched_s,
+                    "prefix_reuse": reuse_s,
+                },
+                "speedup_vs_naive": naive_s / reuse_s,
+                "speedup_vs_batched_no_reuse": batched_s / reuse_s,
+                "max_relative_difference": {
+                    "prefix_reuse_vs_naive": max_relative_difference(reuse, naive),
+                    "batched_no_reuse_vs_naive": max_relative_difference(batched, naive),
+                },
+                "generation_items": len(generated),
+                "generation_seconds": {"plain_generate_loop": plain_s, "batched_greedy": greedy_s},
+                "generation_speedup": plain_s / greedy_s,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,251 @@
+"""The paper's analysis (Section 4.3.2): scaling sensitivities, Complexity and Transference, and the
+regression between them. Pure functions over numbers; a value that cannot be computed is reported
+as undefined with the reason, never made up.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+
+def undefined(reason: str) -> dict:
+    return {"defined": False, "reason": reason}
+
+
+def fit_log_linear(xs: Sequence[float], ys: Sequence[float]) -> dict:
+    """ACC = alpha * log(x) + alpha * c, fitted by least squares on log(x): alpha (the sensitivity),
+    the intercept (alpha * c), c, R^2 and alpha's standard error."""
+    from scipy import stats
+
+    if len(xs) != len(ys):
+        raise ValueError("xs and ys differ in length")
+    if any(x <= 0 for x in xs):
+        return undefined("a scale of zero or less has no logarithm")
+    if len(set(xs)) < 2:
+        return undefined(f"fewer than two distinct scales ({sorted(set(xs))})")
+    if len(set(ys)) < 2:
+        return {
+            "defined": True,
+            "alpha": 0.0,
+            "intercept": float(ys[0]),
+            "c": None,
+            "r2": None,
+            "stderr": None,
+            "points": len(xs),
+            "note": "constant scores: no trend, R^2 undefined",
+        }
+    fit = stats.linregress(np.log(xs), ys)
+    stderr = float(fit.stderr) if len(xs) > 2 else None  # two points fit exactly: no error estimate
+    return {
+        "defined": True,
+        "alpha": float(fit.slope),
+        "intercept": float(fit.intercept),
+        "c": float(fit.intercept / fit.slope) if fit.slope else None,
+        "r2": float(fit.rvalue**2),
+        "stderr": stderr,
+        "points": len(xs),
+    }
+
+
+def averaged_curve(scores: Mapping[tuple[float, float], float], axis: int) -> tuple[list[float], list[float]]:
+    """Scores keyed by (model size N, data volume D) averaged over the other factor: the curve
+    along `axis` (0: N, 1: D) as sorted (xs, ys)."""
+    groups: dict[float, list[float]] = {}
+    for key, value in scores.items():
+        groups.setdefault(key[axis], []).append(value)
+    xs = sorted(groups)
+    return xs, [math.fsum(groups[x]) / len(groups[x]) for x in xs]
+
+
+def bootstrap_alpha(
+    correct: Mapping[tuple[float, float], Sequence[bool]],
+    axis: int,
+    replicates: int,
+    seed: int,
+    level: float = 0.95,
+) -> dict:
+    """Percentile interval of alpha from resampling test items. The same resampled items are used
+    for every setting of a replicate (all settings answer the same test set)."""
+    lengths = {len(v) for v in correct.values()}
+    if len(lengths) != 1:
+        return undefined("settings were scored on different numbers of items")
+    n = lengths.pop()
+    if n == 0:
+        return undefined("no test items")
+    matrix = {key: np.asarray(values, dtype=float) for key, values in correct.items()}
+    rng = random.Random(seed)
+    alphas = []
+    for _ in range(replicates):
+        index = np.asarray([rng.randrange(n) for _ in range(n)])
+        xs, ys = averaged_curve({key: float(v[index].mean()) for key, v in matrix.items()}, axis)
+        fit = fit_log_linear(xs, ys)
+        if not fit["defined"]:
+            return undefined(fit["reason"])
+        alphas.append(fit["alpha"])
+    tail = (1 - level) / 2
+    low, high = np.quantile(alphas, [tail, 1 - tail])
+    return {"defined": True, "low": float(low), "high": float(high), "level": level, "replicates": replicates}
+
+
+def normalise(values: Mapping[str, float | None]) -> dict[str, float | None]:
+    """Min-max scaling to [0, 1] across abilities (the paper's normalised sensitivities)."""
+    known = {k: v for k, v in values.items() if v is not None}
+    if len(known) < 2 or max(known.values()) == min(known.values()):
+        return dict.fromkeys(values)
+    low, high = min(known.values()), max(known.values())
+    return {k: (v - low) / (high - low) if v is not None else None for k, v in values.items()}
+
+
+def complexity(
+    abilities: Sequence[str],
+    test_loss: Mapping[str, float],
+    cross: Mapping[str, Mapping[str, float]],
+    foundation: Mapping[str, float],
+    w1: float,
+    w2: float,
+) -> dict[str, float]:
+    """Complexity_i = w1 * L_i - w2 * sum_{j != i} (Acc(j, i) - Acc(f, i)).
+    cross[j][i] is the accuracy on ability i of the model trained on j alone."""
+    return {
+        i: w1 * test_loss[i] - w2 * math.fsum(cross[j][i] - foundation[i] for j in abilities if j != i)
+        for i in abilities
+    }
+
+
+def transference(
+    abilities: Sequence[str], cross: Mapping[str, Mapping[str, float]], w: float
+) -> dict[str, float]:
+    """Transference_i = w * sum_{j != i} (Acc(i, j) - Acc(j, j))."""
+    return {i: w * math.fsum(cross[i][j] - cross[j][j] for j in abilities if j != i) for i in abilities}
+
+
+def regression(xs: Sequence[float], ys: Sequence[float]) -> dict:
+    """Ordinary least squares of y on x: slope, intercept, Pearson r, R^2, p-value and the
+    leave-one-out root-mean-square prediction error."""
+    from scipy import stats
+
+    if len(xs) < 3:
+        return undefined(f"{len(xs)} points: a line through fewer than three points cannot be tested")
+    if len(set(xs)) < 2 or len(set(ys)) < 2:
+        return undefined("constant values: no correlation is defined")
+    fit = stats.linregress(xs, ys)
+    errors = []
+    for k in range(len(xs)):
+        rest_x = [x for m, x in enumerate(xs) if m != k]
+        rest_y = [y for m, y in enumerate(ys) if m != k]
+        if len(set(rest_x)) < 2:
+            return undefined("leave-one-out leaves a constant predictor")
+        loo = stats.linregress(rest_x, rest_y)
+        errors.append(ys[k] - (loo.intercept + loo.slope * xs[k]))
+    return {
+        "defined": True,
+        "slope": float(fit.slope),
+        "intercept": float(fit.intercept),
+        "pearson_r": float(fit.rvalue),
+        "r2": float(fit.rvalue**2),
+        "p_value": float(fit.pvalue),
+        "loo_rmse": float(math.sqrt(math.fsum(e * e for e in errors) / len(errors))),
+        "points": len(xs),
+    }
+
+
+def classify(param: float | None, data: float | None, thresholds: Mapping[str, float]) -> str:
+    """From normalised sensitivities (the paper's reading of Figure 7): resistant when both are below
+    `thresholds["resistant"]`; responsive when they differ by at most `thresholds["balance"]`;
+    otherwise biased towards the larger (the paper's Novel Generation, 0.92 vs 0.54, is
+    parameter-biased)."""
+    if param is None or data is None:
+        return "undefined"
+    if max(param, data) < thresholds["resistant"]:
+        return "resistant"
+    if abs(param - data) <= thresholds["balance"]:
+        return "responsive"
+    return "parameter-biased" if param > data else "data-biased"
+
+
+def classify_all(sensitivity: Mapping[str, dict], thresholds: Mapping[str, float]) -> dict[str, str]:
+    """Every set's class from its normalised sensitivities."""
+    return {
+        name: classify(entry["param"].get("normalised"), entry["data"].get("normalised"), thresholds)
+        for name, entry in sorted(sensitivity.items())
+    }
+
+
+def sensitivities(
+    rows: Sequence[Mapping],
+    correct: Mapping[str, Mapping[str, Sequence[bool]]],
+    replicates: int,
+    seed: int,
+    level: float,
+) -> dict[str, dict]:
+    """Per ability (and out-of-domain set): the sensitivity to model size (N = parameters, scores
+    averaged over data volumes) and to data volume (D = items, averaged over sizes), each with a
+    bootstrap interval. `rows` are test rows of the study table for one pool's uniform subsets;
+    `correct[setting][ability]` the per-item results behind each row."""
+    by_ability: dict[str, dict[tuple[float, float], float]] = {}
+    items: dict[str, dict[tuple[float, float], Sequence[bool]]] = {}
+    for row in rows:
+        key = (float(row["parameters"]), float(row["data_volume"]))
+        by_ability.setdefault(row["ability"], {})[key] = float(row["acc"])
+        items.setdefault(row["ability"], {})[key] = correct[row["setting"]][row["ability"]]
+    result = {}
+    for ability in sorted(by_ability):
+        entry = {}
+        for axis, name in ((0, "param"), (1, "data")):
+            xs, ys = averaged_curve(by_ability[ability], axis)
+            fit = fit_log_linear(xs, ys)
+            if fit["defined"]:
+                fit["interval"] = bootstrap_alpha(items[ability], axis, replicates, seed, level)
+            entry[name] = fit | {"curve": {"x": xs, "acc": ys}}
+        result[ability] = entry
+    for name in ("param", "data"):
+        alphas = {a: e[name]["alpha"] if e[name]["defined"] else None for a, e in result.items()}
+        for ability, value in normalise(alphas).items():
+            result[ability][name]["normalised"] = value
+    return result
+
+
+def features(
+    abilities: Sequence[str],
+    cross: Mapping[str, Mapping[str, float]],
+    test_loss: Mapping[str, float],
+    foundation: Mapping[str, float],
+    weights: Mapping[str, float],
+) -> dict:
+    """Complexity and Transference of every ability whose single-ability run exists."""
+    present = [a for a in abilities if a in cross and a in test_loss]
+    missing = sorted(set(abilities) - set(present))
+    out = {
+        "cross": {j: {i: cross[j][i] for i in present} for j in present},
+        "test_loss": {i: test_loss[i] for i in present},
+        "foundation": {i: foundation[i] for i in present if i in foundation},
+        "weights": dict(weights),
+        "missing": dict.fromkeys(missing, "no single-ability run of this ability"),
+    }
+    if len(present) < 2:
+        out["complexity"] = out["transference"] = undefined("fewer than two single-ability runs")
+        return out
+    out["complexity"] = complexity(present, test_loss, cross, foundation, weights["w1"], weights["w2"])
+    out["transference"] = transference(present, cross, weights["w"])
+    return out
+
+
+def feature_regressions(sensitivity: Mapping[str, dict], feature: Mapping) -> dict:
+    """Complexity against parameter sensitivity and Transference against data sensitivity (Figure 7)."""
+    result = {}
+    for name, feature_key, axis in (
+        ("complexity_vs_param", "complexity", "param"),
+        ("transference_vs_data", "transference", "data"),
+    ):
+        values = feature.get(feature_key, {})
+        if values.get("defined") is False:
+            result[name] = undefined(f"{feature_key} is undefined")
+            continue
+        used = [a for a in sorted(values) if a in sensitivity and sensitivity[a][axis]["defined"]]
+        fit = regression([values[a] for a in used], [sensitivity[a][axis]["alpha"] for a in used])
+        result[name] = fit | {"abilities": used}
+    return result

@@ -1,0 +1,236 @@
+"""Multiple-choice benchmarks scored by next-token letter logits (Section 5 of the paper).
+
+Readers for the CMMLU layout (`<root>/{dev,test}/<subject>.csv`, columns `,Question,A,B,C,D,Answer`)
+and the AGIEval layout (`<root>/<task>.jsonl` with `question`, `options` "(A)…", `label`), a builder
+for the offline held-out set (Chinese character facts no training ability uses), and k-shot prompts.
+Every suite is normalised to one JSONL format so the evaluate stage reads one thing.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from doit_study.chat import encode_prompt
+from doit_study.io import DataError, first_validation_error, read_json_lines
+from doit_study.schema import Message
+from doit_study.scoring import next_token_logprobs
+from doit_study.sources.builtin.common import options_block, pick_distinct, shuffled_options
+
+LETTERS = ("A", "B", "C", "D")
+_AGIEVAL_OPTION = re.compile(r"^\s*\(?([A-D])\)\s*")
+
+
+class Question(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    suite: str
+    subject: str
+    split: str = Field(pattern="^(dev|test)$")  # dev: k-shot exemplars; test: scored
+    id: str
+    question: str
+    options: list[str] = Field(min_length=4, max_length=4)
+    answer: str = Field(pattern="^[A-D]$")
+
+
+def read_questions(path: os.PathLike | str) -> list[Question]:
+    questions = []
+    for line, record in read_json_lines(path):
+        try:
+            questions.append(Question.model_validate(record))
+        except ValidationError as error:
+            field, message = first_validation_error(error)
+            raise DataError(path, message, line, field) from None
+    return questions
+
+
+def load_cmmlu(root: os.PathLike | str, suite: str = "cmmlu") -> list[Question]:
+    root = Path(root)
+    files = {split: sorted((root / split).glob("*.csv")) for split in ("dev", "test")}
+    if not files["test"]:
+        raise DataError(root, "no test/<subject>.csv files: not a CMMLU layout")
+    questions = []
+    for split, paths in files.items():
+        for path in paths:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                reader = csv.DictReader(handle)
+                missing = {"Question", "A", "B", "C", "D", "Answer"} - set(reader.fieldnames or ())
+                if missing:
+                    raise DataError(path, f"missing columns {sorted(missing)}", 1, sorted(missing)[0])
+                for number, row in enumerate(reader, start=2):
+                    questions.append(
+                        _question(
+                            path,
+                            number,
+                            suite=suite,
+                            subject=path.stem,
+                            split=split,
+                            id=f"{path.stem}-{split}-{number - 2}",
+                            question=row["Question"],
+                            options=[row[letter] for letter in LETTERS],
+                            answer=row["Answer"].strip(),
+                        )
+                    )
+    return questions
+
+
+def load_agieval(
+    root: os.PathLike | str, tasks: Sequence[str], dev: int, suite: str = "agieval"
+) -> list[Question]:
+    """Single-answer 4-option tasks; the first `dev` questions of a task are its exemplars."""
+    questions = []
+    for task in tasks:
+        path = Path(root) / f"{task}.jsonl"
+        if not path.is_file():
+            raise DataError(path, f"AGIEval task {task!r} not found")
+        kept = 0
+        for line, record in read_json_lines(path):
+            label, options = record.get("label"), record.get("options") or []
+            if not isinstance(label, str) or label not in LETTERS or len(options) != 4:
+                continue  # multi-answer, cloze or 5-option questions are outside letter scoring
+            passage = (record.get("passage") or "").strip()
+            questions.append(
+                _question(
+                    path,
+                    line,
+                    suite=suite,
+                    subject=task,
+                    split="dev" if kept < dev else "test",
+                    id=f"{task}-{line}",
+                    question=f"{passage}\n{record.get('question', '')}".strip(),
+                    options=[_AGIEVAL_OPTION.sub("", option, count=1) for option in options],
+                    answer=label,
+                )
+            )
+            kept += 1
+    return questions
+
+
+def _question(path: Path, line: int, **fields) -> Question:
+    try:
+        return Question(**fields)
+    except ValidationError as error:
+        field, message = first_validation_error(error)
+        raise DataError(path, message, line, field) from None
+
+
+def build_character_benchmark(records: Sequence[dict], seed: int, size: int, dev: int) -> list[Question]:
+    """The offline held-out set: stroke counts and radicals-to-characters from the character
+    dictionary. No training ability asks about strokes, and the radical question runs the opposite
+    way to the ood_radicals test set (pick the character, not the radical)."""
+    rng = random.Random(f"{seed}:benchmark")
+    characters = sorted(
+        (r for r in records if len(r.get("word", "")) == 1 and str(r.get("strokes", "")).isdigit()),
+        key=lambda r: r["key"],
+    )
+    questions = []
+    for subject, make in (("strokes", _strokes_question), ("radical_to_character", _radical_question)):
+        made = 0
+        for record in rng.sample(characters, len(characters)):
+            built = make(record, characters, rng)
+            if built is None:
+                continue
+            question, options, answer = built
+            split = "dev" if made < dev else "test"
+            questions.append(
+                Question(
+                    suite="heldout",
+                    subject=subject,
+                    split=split,
+                    id=f"{subject}-{record['key']}",
+                    question=question,
+                    options=options,
+                    answer=answer,
+                )
+            )
+            made += 1
+            if made == dev + size:
+                break
+    return questions
+
+
+def _strokes_question(record: dict, characters, rng: random.Random):
+    strokes = int(record["strokes"])
+    nearby = [n for n in range(strokes - 4, strokes + 5) if n > 0 and n != strokes]
+    wrong = [str(n) for n in rng.sample(nearby, 3)]
+    options, letter = shuffled_options(rng, str(strokes), wrong)
+    return f"汉字「{record['word']}」共有几画？", options, letter
+
+
+def _radical_question(record: dict, characters, rng: random.Random):
+    radical = record.get("radicals") or ""
+    if not radical or radical == record["word"]:
+        return None
+    others = [r["word"] for r in characters if r.get("radicals") and r["radicals"] != radical]
+    wrong = pick_distinct(rng, others, 3, record["word"])
+    if wrong is None:
+        return None
+    options, letter = shuffled_options(rng, record["word"], wrong)
+    return f"下列汉字中，部首是「{radical}」的是：", options, letter
+
+
+def _render(question: Question, with_answer: bool) -> str:
+    text = f"题目：{question.question}\n{options_block(question.options)}\n答案是："
+    return text + question.answer if with_answer else text
+
+
+def prompt_text(question: Question, exemplars: Sequence[Question]) -> str:
+    """The CMMLU prompt: a header, k solved exemplars, then the question ending in 答案是："""
+    header = f"以下是关于{question.subject}的单项选择题，请直接给出正确答案的选项。"
+    blocks = [header, *(_render(e, True) for e in exemplars), _render(question, False)]
+    return "\n\n".join(blocks)
+
+
+def exemplars_by_subject(questions: Sequence[Question]) -> dict[tuple[str, str], list[Question]]:
+    found: dict[tuple[str, str], list[Question]] = {}
+    for question in questions:
+        if question.split == "dev":
+            found.setdefault((question.suite, question.subject), []).append(question)
+    return found
+
+
+def score_benchmark(
+    model,
+    tokenizer,
+    questions: Sequence[Question],
+    shots: int,
+    batch_size: int,
+    progress: Callable[[int], None] | None = None,
+) -> list[dict]:
+    """Per test question: the letter with the highest next-token log-probability after the chat
+    prompt (k exemplars from the subject's dev split), and whether it is the answer."""
+    from doit_study.chat import chat_ids
+
+    pad = chat_ids(tokenizer).pad
+    letter_ids = [tokenizer.encode(letter, add_special_tokens=False)[0] for letter in LETTERS]
+    if len(set(letter_ids)) != len(LETTERS):
+        raise DataError(tokenizer.name_or_path, "the tokenizer does not tell the letters A-D apart")
+    dev = exemplars_by_subject(questions)
+    scored = [q for q in questions if q.split == "test"]
+    prompts = [
+        encode_prompt(
+            tokenizer,
+            [Message(role="user", content=prompt_text(q, dev.get((q.suite, q.subject), [])[:shots]))],
+        )
+        for q in scored
+    ]
+    logprobs = next_token_logprobs(model, prompts, letter_ids, pad, batch_size, progress)
+    results = []
+    for question, scores in zip(scored, logprobs, strict=True):
+        chosen = LETTERS[max(range(len(LETTERS)), key=lambda k: scores[k])]
+        results.append(
+            {
+                "id": question.id,
+                "suite": question.suite,
+                "subject": question.subject,
+                "answer": question.answer,
+                "chosen": chosen,
+                "correct": chosen == question.answer,
+            }
+        )
+    return results

@@ -1,0 +1,225 @@
+"""The study report: figures (PNG, the analogues of the paper's Figures 1-7), metrics/report.md and its
+HTML rendering. Everything is drawn from the analysis outputs; nothing is smoothed or made up."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+# The paper's findings (Song et al., Sections 4.3 and 5), stated as the paper states them, each
+# with the sets of this run that speak to it.
+PAPER_FINDINGS = (
+    ("Overall score", "rises with both data volume and model size (Figure 1)", ()),
+    (
+        "Creative writing",
+        "plateaus with data: its curve flattens around 1,000 items (Figure 3)",
+        ("creative_writing",),
+    ),
+    ("Knowledge abilities", "more sensitive to model size (parameter-biased)", ("biology", "history")),
+    ("Ethics, role-play chat", "low sensitivity to every factor (resistant)", ("ethics", "role_play")),
+    ("Logical reasoning", "data-biased: more sensitive to data volume than to model size", ("reasoning",)),
+    ("Complexity", "linear in the sensitivity to model size (Figure 7 i)", ()),
+    ("Transference", "linear in the sensitivity to data volume (Figure 7 ii)", ()),
+)
+
+
+def this_run(
+    topic: str, sets: Sequence[str], sensitivity: Mapping, regressions: Mapping, overall_rows
+) -> str:
+    """What this run measured on the topic of one of the paper's findings."""
+    if topic == "Overall score":
+        by_size: dict[str, list[tuple[float, float]]] = {}
+        for row in overall_rows:
+            by_size.setdefault(row["series"], []).append((float(row["data_volume"]), float(row["overall"])))
+        ends = [f"{k}: {min(v)[1]:.3f} → {max(v)[1]:.3f}" for k, v in sorted(by_size.items())]
+        return "smallest → largest volume per size: " + "; ".join(ends)
+    if topic in ("Complexity", "Transference"):
+        fit = regressions.get("complexity_vs_param" if topic == "Complexity" else "transference_vs_data", {})
+        if not fit.get("defined"):
+            return f"undefined ({fit.get('reason')})"
+        return f"r = {fit['pearson_r']:.2f}, p = {fit['p_value']:.3f} over {fit['points']} abilities"
+    cells = []
+    for name in sets:
+        entry = sensitivity.get(name)
+        if entry is None:
+            cells.append(f"{name}: not measured")
+            continue
+        data = entry["data"]
+        cells.append(
+            f"{name}: {entry.get('class', '?')} (size alpha {_number(entry['param'].get('alpha'))}, "
+            f"data alpha {_number(data.get('alpha'))})"
+        )
+    return "; ".join(cells)
+
+
+def _figure(path: Path, draw, size=(6.0, 4.0)) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure = pyplot.figure(figsize=size)
+    draw(figure)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100, metadata={"Software": None})  # no version stamp: same data, same bytes
+    pyplot.close(figure)
+
+
+def _curves(axes, rows: Sequence[Mapping], y: str) -> None:
+    for series in sorted({r["series"] for r in rows}):
+        points = sorted((float(r["data_volume"]), float(r[y])) for r in rows if r["series"] == series)
+        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=series)
+    axes.set_xscale("log")
+    axes.set_xlabel("training items")
+
+
+def draw_figures(
+    folder: Path,
+    overall_rows: Sequence[Mapping],
+    ability_rows: Mapping[str, Sequence[Mapping]],
+    sensitivity: Mapping[str, dict],
+    features: Mapping,
+    regressions: Mapping[str, dict],
+) -> list[str]:
+    """Write the PNGs into `folder`; return their file names."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def overall(figure):
+        axes = figure.add_subplot()
+        _curves(axes, overall_rows, "overall")
+        axes.set_ylabel("overall test score")
+        axes.legend()
+
+    def abilities(figure):
+        names = sorted(ability_rows)
+        columns = 4
+        for k, name in enumerate(names):
+            axes = figure.add_subplot((len(names) + columns - 1) // columns, columns, k + 1)
+            _curves(axes, ability_rows[name], "acc")
+            axes.set_title(name, fontsize=9)
+        if names:
+            figure.axes[0].legend(fontsize=7)
+
+    def sensitivities(figure):
+        axes = figure.add_subplot()
+        names = sorted(sensitivity)
+        for offset, axis in ((-0.2, "param"), (0.2, "data")):
+            values = [sensitivity[n][axis].get("normalised") for n in names]
+            axes.bar([k + offset for k in range(len(names))], [v or 0 for v in values], width=0.4, label=axis)
+        axes.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+        axes.set_ylabel("normalised sensitivity")
+        axes.legend()
+
+    def figure7(figure):
+        pairs = (
+            ("complexity", "param", "complexity_vs_param"),
+            ("transference", "data", "transference_vs_data"),
+        )
+        for k, (feature, axis, key) in enumerate(pairs):
+            axes = figure.add_subplot(1, 2, k + 1)
+            fit = regressions.get(key, {})
+            used = fit.get("abilities", [])
+            values = features.get(feature, {})
+            xs = [values[a] for a in used]
+            ys = [sensitivity[a][axis]["alpha"] for a in used]
+            axes.scatter(xs, ys)
+            for a, x, y in zip(used, xs, ys, strict=True):
+                axes.annotate(a, (x, y), fontsize=7)
+            if fit.get("defined") and xs:
+                line = [min(xs), max(xs)]
+                axes.plot(line, [fit["intercept"] + fit["slope"] * x for x in line], color="grey")
+                axes.set_title(f"r = {fit['pearson_r']:.2f}, p = {fit['p_value']:.3f}", fontsize=9)
+            else:
+                axes.set_title(fit.get("reason", "undefined"), fontsize=8)
+            axes.set_xlabel(feature)
+            axes.set_ylabel(f"{axis} sensitivity (alpha)")
+
+    figures = {
+        "fig1_overall.png": (overall, (6.0, 4.0)),
+        "fig2_6_abilities.png": (abilities, (12.0, 8.0)),
+        "sensitivities.png": (sensitivities, (7.0, 4.0)),
+        "fig7_features.png": (figure7, (10.0, 4.0)),
+    }
+    for name, (draw, size) in figures.items():
+        _figure(folder / name, draw, size)
+    return list(figures)
+
+
+def _number(value) -> str:
+    if value is None:
+        return "undefined"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _fit_cell(fit: Mapping) -> str:
+    if not fit.get("defined"):
+        return f"undefined ({fit.get('reason')})"
+    interval = fit.get("interval", {})
+    band = f" [{_number(interval['low'])}, {_number(interval['high'])}]" if interval.get("defined") else ""
+    return f"{_number(fit['alpha'])}{band}, R² {_number(fit['r2'])}"
+
+
+def report_markdown(
+    provenance: Mapping[str, str],
+    overall_rows: Sequence[Mapping],
+    sensitivity: Mapping[str, dict],
+    features: Mapping,
+    regressions: Mapping[str, dict],
+    figures: Sequence[str],
+    limits: Sequence[str],
+) -> str:
+    lines = ["# DoIT study report", "", "## What was run", ""]
+    lines += [f"- {key}: {value}" for key, value in provenance.items()]
+    lines += ["", "## Figures", ""]
+    lines += [f"![{name}](figures/{name})" for name in figures]
+    lines += [
+        "",
+        "## Sensitivities (alpha, 95% bootstrap interval, R²)",
+        "",
+        "| ability | model size | data volume | size, normalised | data, normalised | class |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, entry in sorted(sensitivity.items()):
+        lines.append(
+            f"| {name} | {_fit_cell(entry['param'])} | {_fit_cell(entry['data'])} | "
+            f"{_number(entry['param'].get('normalised'))} | {_number(entry['data'].get('normalised'))} | "
+            f"{entry.get('class', '')} |"
+        )
+    lines += ["", "## Features", ""]
+    complexity, transference = features.get("complexity", {}), features.get("transference", {})
+    if complexity.get("defined") is False:
+        lines.append(f"Complexity and Transference undefined: {complexity.get('reason')}")
+    else:
+        lines += ["| ability | test loss | Complexity | Transference |", "| --- | --- | --- | --- |"]
+        for name in sorted(complexity):
+            lines.append(
+                f"| {name} | {_number(features['test_loss'][name])} | {_number(complexity[name])} | "
+                f"{_number(transference[name])} |"
+            )
+    lines += ["", "## Regression (Figure 7)", "", "| relation | slope | Pearson r | R² | p | LOO RMSE | n |"]
+    lines.append("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, fit in sorted(regressions.items()):
+        if fit.get("defined"):
+            cells = [fit[k] for k in ("slope", "pearson_r", "r2", "p_value", "loo_rmse", "points")]
+            lines.append(f"| {name} | " + " | ".join(_number(c) for c in cells) + " |")
+        else:
+            lines.append(f"| {name} | undefined: {fit.get('reason')} | | | | | |")
+    lines += ["", "## The paper's findings beside this run", ""]
+    lines += ["| topic | the paper | this run |", "| --- | --- | --- |"]
+    for topic, finding, sets in PAPER_FINDINGS:
+        lines.append(
+            f"| {topic} | {finding} | {this_run(topic, sets, sensitivity, regressions, overall_rows)} |"
+        )
+    lines += ["", "What this run can and cannot show:", ""]
+    lines += [f"- {limit}" for limit in limits]
+    return "\n".join(lines) + "\n"
+
+
+def render_html(markdown: str) -> str:
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark").enable("table").render(markdown)
+    head = '<head><meta charset="utf-8"><title>DoIT study report</title></head>'
+    return f"<!doctype html>\n<html>{head}\n<body>\n{body}</body></html>\n"

@@ -1,0 +1,114 @@
+"""From per-type summaries to the study's numbers: checkpoint selection, the overall average, the
+flat metrics of one setting, and the rows of the study table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from doit_study.schema import ABILITIES
+
+
+def in_domain_mean(summary: Mapping[str, dict]) -> float:
+    """Mean accuracy over the in-domain abilities present (the validation score used for selection)."""
+    scores = [summary[name]["acc"] for name in ABILITIES if name in summary]
+    if not scores:
+        raise ValueError("no in-domain ability in the summary")
+    return sum(scores) / len(scores)
+
+
+def select_best_epoch(valid_scores: Mapping[int, float], min_epoch: int) -> int:
+    """The epoch with the highest validation score at or after `min_epoch`; ties go to the earlier."""
+    eligible = sorted(epoch for epoch in valid_scores if epoch >= min_epoch)
+    if not eligible:
+        raise ValueError(f"no checkpoint at or after epoch {min_epoch} (have {sorted(valid_scores)})")
+    return max(eligible, key=lambda epoch: valid_scores[epoch])  # max keeps the first of equals
+
+
+def overall(test_summary: Mapping[str, dict]) -> float:
+    """Mean over every test set, in-domain abilities and out-of-domain sets alike, each counted once."""
+    if not test_summary:
+        raise ValueError("no test sets to average")
+    return sum(entry["acc"] for entry in test_summary.values()) / len(test_summary)
+
+
+def setting_metrics(
+    best_epoch: int,
+    valid_summary: Mapping[str, dict],
+    test_summary: Mapping[str, dict],
+    benchmarks: Mapping[str, float],
+    parameters: int,
+    examples: int,
+) -> dict[str, float | int]:
+    """The flat metrics file of one setting (what `dvc metrics diff` compares)."""
+    metrics: dict[str, float | int] = {
+        "best_epoch": best_epoch,
+        "overall": overall(test_summary),
+        "valid.score": in_domain_mean(valid_summary),
+        "parameters": parameters,
+        "train_examples": examples,
+    }
+    for split, summary in (("valid", valid_summary), ("test", test_summary)):
+        for name, entry in summary.items():
+            metrics[f"{split}.{name}.acc"] = entry["acc"]
+            metrics[f"{split}.{name}.unparsed"] = entry["unparsed"]
+            if split == "test":
+                metrics[f"test.{name}.random"] = entry["random"]
+            if "loss" in entry:
+                metrics[f"{split}.{name}.loss"] = entry["loss"]
+    metrics.update({f"benchmark.{key}.acc": value for key, value in benchmarks.items()})
+    return dict(sorted(metrics.items()))
+
+
+def subset_factors(name: str, index: Mapping) -> dict:
+    """Pool, items per ability and data volume of a subset, from the subsets index."""
+    entry = index["subsets"][name]
+    if entry["kind"] == "uniform":
+        pool, n = name.rsplit("-n", 1)
+        per_ability: int | None = int(n)
+    elif entry["kind"] == "single_ability":
+        pool, per_ability = name.rsplit("-n", 1)[0], int(name.rsplit("-n", 1)[1])
+    else:
+        pool, per_ability = name, None
+    return {"pool": pool, "n_per_ability": per_ability, "data_volume": entry["total"], "kind": entry["kind"]}
+
+
+STUDY_COLUMNS = (
+    "setting",
+    "size",
+    "parameters",
+    "pool",
+    "kind",
+    "n_per_ability",
+    "data_volume",
+    "best_epoch",
+    "split",
+    "ability",
+    "acc",
+    "random",
+    "loss",
+)
+
+
+def study_rows(setting: str, size: str, factors: Mapping, metrics: Mapping) -> list[dict]:
+    """One row per split x ability of a setting (valid and test at the best checkpoint)."""
+    rows = []
+    for key, value in metrics.items():
+        split, _, rest = key.partition(".")
+        if split not in ("valid", "test") or not rest.endswith(".acc"):
+            continue
+        ability = rest.removesuffix(".acc")
+        rows.append(
+            {
+                "setting": setting,
+                "size": size,
+                "parameters": metrics["parameters"],
+                **{k: factors[k] for k in ("pool", "kind", "n_per_ability", "data_volume")},
+                "best_epoch": metrics["best_epoch"],
+                "split": split,
+                "ability": ability,
+                "acc": value,
+                "random": metrics.get(f"test.{ability}.random", ""),
+                "loss": metrics.get(f"{split}.{ability}.loss", ""),
+            }
+        )
+    return rows

@@ -1,0 +1,202 @@
+"""Model-side scoring: batched greedy generation, continuation perplexity with prefix reuse, and
+next-token letter scores. Token ids in, numbers out; what they mean is `evaluation`'s business.
+
+Batches are formed from a length-sorted order (ties keep input order), so results never depend on
+the order items arrive in beyond that stable sort, and two runs give the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+
+import torch
+
+Ids = list[int]
+
+
+def _length_sorted_batches(keys: Sequence, batch_size: int) -> Iterator[list[int]]:
+    order = sorted(range(len(keys)), key=lambda i: keys[i])
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]
+
+
+def _left_padded(sequences: Sequence[Ids], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        if seq:
+            ids[row, width - len(seq) :] = torch.tensor(seq)
+            mask[row, width - len(seq) :] = 1
+    return ids, mask
+
+
+def right_padded(sequences: Sequence[Ids], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        ids[row, : len(seq)] = torch.tensor(seq)
+        mask[row, : len(seq)] = 1
+    return ids, mask
+
+
+def _positions(mask: torch.Tensor) -> torch.Tensor:
+    """Position ids that ignore left padding: the first real token is position 0."""
+    return (mask.cumsum(-1) - 1).clamp(min=0)
+
+
+@torch.inference_mode()
+def generate_greedy(
+    model,
+    prompts: Sequence[Ids],
+    max_new_tokens: Sequence[int],
+    stop_ids: Sequence[int],
+    pad_id: int,
+    batch_size: int,
+    on_batch: Callable[[int], None] | None = None,
+    min_new_tokens: int = 0,
+) -> list[Ids]:
+    """Greedy continuation of every prompt with a KV cache, in left-padded batches; each output is
+    cut before its first stop token and at its own token budget. With `min_new_tokens`, stop tokens
+    are suppressed until that many tokens exist (no empty answers)."""
+    from transformers import GenerationConfig
+
+    stops = sorted(set(stop_ids))
+    outputs: list[Ids] = [[] for _ in prompts]
+    keys = [(max_new_tokens[i], len(p)) for i, p in enumerate(prompts)]  # one budget per batch
+    for batch in _length_sorted_batches(keys, batch_size):
+        ids, mask = _left_padded([prompts[i] for i in batch], pad_id)
+        budget = max(max_new_tokens[i] for i in batch)
+        config = GenerationConfig(
+            do_sample=False,
+            max_new_tokens=budget,
+            min_new_tokens=min_new_tokens,
+            eos_token_id=stops,
+            pad_token_id=pad_id,
+            use_cache=True,
+        )
+        generated = model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
+        for row, index in enumerate(batch):
+            tokens = generated[row, ids.shape[1] :].tolist()[: max_new_tokens[index]]
+            cut = next((k for k, token in enumerate(tokens) if token in stops), len(tokens))
+            outputs[index] = tokens[:cut]
+        if on_batch:
+            on_batch(len(batch))
+    return outputs
+
+
+def token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+
+
+def _token_budget_batches(keys: Sequence, rows: Sequence[int], widths: Sequence[int], budget: int):
+    """Batches of a length-sorted order holding at most `budget` padded tokens (at least one item)."""
+    order = sorted(range(len(keys)), key=lambda i: keys[i])
+    batch: list[int] = []
+    n_rows = width = 0
+    for index in order:
+        if batch and (n_rows + rows[index]) * max(width, widths[index]) > budget:
+            yield batch
+            batch, n_rows, width = [], 0, 0
+        batch.append(index)
+        n_rows += rows[index]
+        width = max(width, widths[index])
+    if batch:
+        yield batch
+
+
+@torch.inference_mode()
+def continuation_nll(
+    model,
+    prompts: Sequence[Ids],
+    choices: Sequence[Sequence[Ids]],
+    pad_id: int,
+    token_budget: int,
+    on_batch: Callable[[int], None] | None = None,
+) -> list[list[float]]:
+    """Mean negative log-likelihood of each choice's tokens given its item's prompt.
+
+    Prefix reuse: a batch of prompts is run once (left-padded) and its KV cache is repeated for
+    the item's choices, which then run together (right-padded) on top of it. Items are sorted by
+    their longest choice and batched under a padded-token budget; the output layer is applied only
+    to the positions that are scored.
+    """
+    decoder, head = model.get_decoder(), model.get_output_embeddings()
+    result: list[list[float]] = [[] for _ in prompts]
+    longest = [max(len(c) for c in options) for options in choices]
+    keys = [(longest[i], len(p)) for i, p in enumerate(prompts)]
+    n_choices = [len(options) for options in choices]
+    for batch in _token_budget_batches(keys, n_choices, longest, token_budget):
+        ids, mask = _left_padded([prompts[i] for i in batch], pad_id)
+        prefix = decoder(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=True)
+        rows = torch.repeat_interleave(torch.arange(len(batch)), torch.tensor([n_choices[i] for i in batch]))
+        cache = prefix.past_key_values
+        cache.reorder_cache(rows)  # one copy of the item's prompt state per choice
+        cont, cont_mask = right_padded([c for i in batch for c in choices[i]], pad_id)
+        starts = mask.sum(-1)[rows].unsqueeze(-1)
+        hidden = decoder(
+            input_ids=cont,
+            attention_mask=torch.cat([mask[rows], cont_mask], dim=-1),
+            position_ids=starts + torch.arange(cont.shape[1]),
+            past_key_values=cache,
+            use_cache=True,
+        ).last_hidden_state
+        # the prompt's last position predicts each choice's first token
+        predicting = torch.cat([prefix.last_hidden_state[rows, -1:], hidden[:, :-1]], dim=1)
+        scored = cont_mask.bool()
+        logp = token_logprobs(head(predicting[scored]), cont[scored])
+        row_of = torch.arange(len(rows)).unsqueeze(-1).expand_as(cont)[scored]
+        nll_sum = torch.zeros(len(rows), dtype=torch.float64).index_add_(0, row_of, -logp.double())
+        mean_nll = (nll_sum / cont_mask.sum(-1)).tolist()
+        position = 0
+        for index in batch:
+            result[index] = mean_nll[position : position + n_choices[index]]
+            position += n_choices[index]
+        if on_batch:
+            on_batch(len(batch))
+    return result
+
+
+@torch.inference_mode()
+def continuation_nll_naive(
+    model, prompts: Sequence[Ids], choices: Sequence[Sequence[Ids]]
+) -> list[list[float]]:
+    """The reference: every (prompt + choice) sequence on its own, batch of one, no cache."""
+    result = []
+    for prompt, options in zip(prompts, choices, strict=True):
+        scores = []
+        for choice in options:
+            ids = torch.tensor([[*prompt, *choice]])
+            logits = model(input_ids=ids).logits[0, len(prompt) - 1 : -1]
+            scores.append(-token_logprobs(logits, torch.tensor(choice)).mean().item())
+        result.append(scores)
+    return result
+
+
+@torch.inference_mode()
+def next_token_logprobs(
+    model,
+    prompts: Sequence[Ids],
+    candidates: Sequence[int],
+    pad_id: int,
+    batch_size: int,
+    on_batch: Callable[[int], None] | None = None,
+) -> list[list[float]]:
+    """Log-probabilities of the candidate tokens (e.g. the letters A-D) right after each prompt."""
+    result: list[list[float]] = [[] for _ in prompts]
+    wanted = torch.tensor(list(candidates))
+    for batch in _length_sorted_batches([len(p) for p in prompts], batch_size):
+        ids, mask = _left_padded([prompts[i] for i in batch], pad_id)
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask)).logits[:, -1]
+        logp = torch.log_softmax(logits.float(), dim=-1)[:, wanted]
+        for row, index in enumerate(batch):
+            result[index] = logp[row].tolist()
+        if on_batch:
+            on_batch(len(batch))
+    return result
+
+
+def perplexity(mean_nll: float) -> float:
+    return math.exp(mean_nll)

@@ -1,0 +1,131 @@
+"""Stage analyse: scaling sensitivities (metrics/sensitivity.json), Complexity and Transference
+(metrics/features.json), their regression on the sensitivities (metrics/regression.json), the
+figures (metrics/figures/) and the report (metrics/report.md, metrics/report.html)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from doit_study.analysis import classify_all, feature_regressions, features, sensitivities
+from doit_study.cli import run_stage, stage_parser
+from doit_study.config import load_group
+from doit_study.io import DataError, atomic_dir, atomic_file, read_json_lines, sha256_file, write_json
+from doit_study.report import draw_figures, render_html, report_markdown
+from doit_study.schema import ABILITIES
+
+
+def _csv(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise DataError(path, "missing: run the study stage first")
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _per_item(predictions: Path, setting: str) -> dict[str, list[bool]]:
+    correct: dict[str, list[bool]] = {}
+    for _, record in read_json_lines(predictions / setting / "test.jsonl"):
+        correct.setdefault(record["type"], []).append(bool(record["correct"]))
+    return correct
+
+
+def _limits(sensitivity: dict, regressions: dict, sizes: int, volumes: int) -> list[str]:
+    """Plain statements, computed from this run, of what its numbers can support."""
+    limits = [f"{sizes} model sizes and {volumes} data volumes enter each sensitivity fit."]
+    for axis, label in (("param", "model size"), ("data", "data volume")):
+        fits = [e[axis] for e in sensitivity.values()]
+        flat = sum(
+            1
+            for f in fits
+            if f["defined"]
+            and f.get("interval", {}).get("defined")
+            and f["interval"]["low"] <= 0 <= f["interval"]["high"]
+        )
+        limits.append(
+            f"{flat} of {len(fits)} sets have a 95% bootstrap interval for the {label} sensitivity that "
+            "includes zero: for them this run cannot tell a trend from noise."
+        )
+    for name, fit in regressions.items():
+        if fit.get("defined"):
+            verdict = "significant at 5%" if fit["p_value"] < 0.05 else "not significant at 5%"
+            limits.append(f"{name}: r = {fit['pearson_r']:.2f} over {fit['points']} abilities, {verdict}.")
+        else:
+            limits.append(f"{name}: undefined ({fit['reason']}).")
+    return limits
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--study", required=True, help="metrics/study.csv")
+    parser.add_argument("--plots", required=True, help="metrics/plots")
+    parser.add_argument("--predictions", required=True, help="metrics/predictions")
+    parser.add_argument("--foundations", required=True, help="metrics/foundations")
+    parser.add_argument("--raw-manifest", required=True, help="data/raw/manifest.json")
+    parser.add_argument("--out", required=True, help="metrics (sensitivity/features/regression JSON)")
+    parser.add_argument("--figures", required=True, help="metrics/figures")
+    parser.add_argument("--report", required=True, help="metrics/report.md (report.html beside it)")
+    args = parser.parse_args(argv)
+    params = load_group(args.params, "analysis")
+    rows = [r for r in _csv(Path(args.study)) if r["split"] == "test"]
+    predictions = Path(args.predictions)
+    settings = sorted({r["setting"] for r in rows})
+    correct = {s: _per_item(predictions, s) for s in settings}
+
+    grid = [r for r in rows if r["kind"] == "uniform" and r["pool"] == params.pool]
+    sensitivity = sensitivities(
+        grid, correct, params.bootstrap.replicates, params.bootstrap.seed, params.bootstrap.level
+    )
+    classes = classify_all(sensitivity, params.thresholds.model_dump())
+    for name, label in classes.items():
+        sensitivity[name]["class"] = label
+    single = [r for r in rows if r["kind"] == "single_ability"]
+    cross: dict[str, dict[str, float]] = {}
+    loss: dict[str, float] = {}
+    for row in single:
+        trained = row["pool"].removeprefix("only-")
+        cross.setdefault(trained, {})[row["ability"]] = float(row["acc"])
+        if row["ability"] == trained:
+            loss[trained] = float(row["loss"])
+    sizes = sorted({r["size"] for r in single})
+    if len(sizes) > 1:
+        raise DataError(args.params, f"single-ability runs use several sizes {sizes}", None, "train.settings")
+    foundation = {}
+    if sizes:
+        base = json.loads((Path(args.foundations) / f"{sizes[0]}.json").read_text(encoding="utf-8"))
+        foundation = {a: base[f"test.{a}.acc"] for a in ABILITIES if f"test.{a}.acc" in base}
+    feature = features(ABILITIES, cross, loss, foundation, params.weights.model_dump())
+    regressions = feature_regressions(sensitivity, feature)
+
+    out = Path(args.out)
+    write_json(out / "sensitivity.json", sensitivity)
+    write_json(out / "features.json", feature)
+    write_json(out / "regression.json", regressions)
+    plots = Path(args.plots)
+    overall_rows = _csv(plots / "overall.csv")
+    ability_rows = {p.stem: _csv(p) for p in sorted((plots / "abilities").glob("*.csv"))}
+    with atomic_dir(args.figures) as tmp:
+        names = draw_figures(Path(tmp), overall_rows, ability_rows, sensitivity, feature, regressions)
+    manifest = json.loads(Path(args.raw_manifest).read_text(encoding="utf-8"))
+    provenance = {
+        "data source": f"{manifest['source']} (raw manifest sha256 {sha256_file(args.raw_manifest)[:16]}…)",
+        "settings": f"{len(settings)} ({len({r['setting'] for r in grid})} on the {params.pool} grid, "
+        f"{len({r['setting'] for r in single})} single-ability)",
+        "model sizes (parameters)": ", ".join(sorted({f"{r['size']} ({r['parameters']})" for r in rows})),
+        "study table sha256": sha256_file(args.study)[:16] + "…",
+        "trace any checkpoint": "`python -m doit_study lineage models/sft/<setting>/epoch-NN`",
+    }
+    sizes_in_grid = len({r["parameters"] for r in grid})
+    volumes_in_grid = len({r["data_volume"] for r in grid})
+    limits = _limits(sensitivity, regressions, sizes_in_grid, volumes_in_grid)
+    markdown = report_markdown(provenance, overall_rows, sensitivity, feature, regressions, names, limits)
+    report = Path(args.report)
+    with atomic_file(report) as tmp:
+        tmp.write_text(markdown, encoding="utf-8")
+    with atomic_file(report.with_suffix(".html")) as tmp:
+        tmp.write_text(render_html(markdown), encoding="utf-8")
+    print(f"analyse: {len(sensitivity)} sensitivities, report in {report}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

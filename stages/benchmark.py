@@ -1,0 +1,44 @@
+"""Stage benchmark: the multiple-choice suites of Section 5, normalised to data/benchmarks/<suite>.jsonl.
+
+Offline, a held-out suite is built from the builtin character dictionary (facts no training
+ability asks about); with paths in params, CMMLU and AGIEval are read from their standard layouts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from doit_study.benchmarks import build_character_benchmark, load_agieval, load_cmmlu
+from doit_study.cli import run_stage, stage_parser
+from doit_study.config import load_group
+from doit_study.io import DataError, atomic_dir, read_json_lines, write_json_lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--raw", required=True, help="raw directory (data/raw)")
+    parser.add_argument("--out", required=True, help="directory to write (data/benchmarks)")
+    args = parser.parse_args(argv)
+    params = load_group(args.params, "benchmark")
+    suites = {}
+    if params.heldout:
+        characters = Path(args.raw) / "characters.jsonl"
+        if not characters.is_file():
+            raise DataError(characters, "benchmark.heldout needs the builtin source's character dictionary")
+        records = [record for _, record in read_json_lines(characters)]
+        suites["heldout"] = build_character_benchmark(
+            records, params.seed, params.heldout.size, params.heldout.dev
+        )
+    if params.cmmlu:
+        suites["cmmlu"] = load_cmmlu(params.cmmlu)
+    if params.agieval:
+        suites["agieval"] = load_agieval(params.agieval.path, params.agieval.tasks, params.agieval.dev)
+    with atomic_dir(args.out) as tmp:
+        for name, questions in suites.items():
+            write_json_lines(Path(tmp) / f"{name}.jsonl", (q.model_dump() for q in questions))
+    counts = {name: sum(q.split == "test" for q in questions) for name, questions in suites.items()}
+    print(f"benchmark: {counts} test questions in {args.out}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

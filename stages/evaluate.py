@@ -1,0 +1,115 @@
+"""Stage evaluate@<setting>: every epoch checkpoint scored on valid, the best (highest valid score at
+or after evaluate.min_epoch, ties to the earlier) scored on test and on the benchmarks; flat metrics
+in metrics/settings/<setting>.json, per-item predictions in metrics/predictions/<setting>/ (rewritten,
+never appended), and the scores logged to the setting's MLflow run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from doit_study.benchmarks import read_questions
+from doit_study.cli import run_stage, stage_parser
+from doit_study.config import load_group
+from doit_study.evaluation import (
+    ScoringConfig,
+    read_scorable,
+    score_items,
+    score_test_and_benchmarks,
+    summarise,
+    with_progress,
+    write_test_predictions,
+)
+from doit_study.io import DataError, atomic_dir, write_json, write_json_lines
+from doit_study.modeling import load_tokenizer
+from doit_study.results import in_domain_mean, select_best_epoch, setting_metrics
+from doit_study.tracking import RUN_RECORD, log_evaluation
+from doit_study.training import load_checkpoint
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--setting", required=True)
+    parser.add_argument("--checkpoints", required=True, help="models/sft/<setting>")
+    parser.add_argument("--annotated", required=True, help="data/annotated (valid/ and test/)")
+    parser.add_argument("--benchmarks", required=True, help="data/benchmarks")
+    parser.add_argument("--metrics", required=True, help="metrics/settings/<setting>.json")
+    parser.add_argument("--predictions", required=True, help="metrics/predictions/<setting>")
+    args = parser.parse_args(argv)
+    params = load_group(args.params, "evaluate")
+    record_path = Path(args.checkpoints) / RUN_RECORD
+    if not record_path.is_file():
+        raise DataError(record_path, "no run record: train this setting first")
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    checkpoints = {c["epoch"]: c for c in record["checkpoints"]}
+    base = Path(record["base_model"]["path"])
+    valid = read_scorable(Path(args.annotated) / "valid", params.valid_per_ability)
+    test = read_scorable(Path(args.annotated) / "test")
+    questions = [q for path in sorted(Path(args.benchmarks).glob("*.jsonl")) for q in read_questions(path)]
+    config = ScoringConfig(
+        params.generation_batch,
+        params.nll_token_budget,
+        params.max_new_tokens.model_dump(),
+        params.min_new_tokens,
+    )
+    torch.manual_seed(0)  # nothing here samples; seeded so that nothing can differ between runs
+
+    valid_predictions, valid_summaries = {}, {}
+    for epoch in sorted(checkpoints):
+        path = Path(checkpoints[epoch]["path"])
+        model, tokenizer = load_checkpoint(path, base), load_tokenizer(path)
+        label = f"{args.setting} valid epoch {epoch}"
+        valid_predictions[epoch] = with_progress(
+            label, len(valid), score_items, model, tokenizer, valid, config
+        )
+        valid_summaries[epoch] = summarise(valid, valid_predictions[epoch])
+    scores = {epoch: in_domain_mean(summary) for epoch, summary in valid_summaries.items()}
+    try:
+        best = select_best_epoch(scores, params.min_epoch)
+    except ValueError as error:
+        raise DataError(args.params, str(error), None, "evaluate.min_epoch") from None
+
+    path = Path(checkpoints[best]["path"])
+    model, tokenizer = load_checkpoint(path, base), load_tokenizer(path)
+    label = f"{args.setting} epoch {best}"
+    results = score_test_and_benchmarks(
+        model, tokenizer, test, questions, config, params.shots, params.benchmark_batch, label
+    )
+    metrics = setting_metrics(
+        best,
+        valid_summaries[best],
+        results.summary,
+        results.benchmark_scores,
+        record["params"]["parameters"],
+        record["params"]["examples"],
+    )
+    with atomic_dir(args.predictions) as tmp:
+        for epoch, predictions in valid_predictions.items():
+            write_json_lines(Path(tmp) / f"valid-epoch-{epoch:02d}.jsonl", (p.to_json() for p in predictions))
+        write_test_predictions(Path(tmp), results)
+        epochs = [
+            {"epoch": epoch, "valid_score": scores[epoch], "summary": valid_summaries[epoch]}
+            for epoch in sorted(scores)
+        ]
+        write_json(
+            Path(tmp) / "epochs.json", {"best_epoch": best, "min_epoch": params.min_epoch, "epochs": epochs}
+        )
+    write_json(args.metrics, metrics)
+
+    valid_by_epoch = {
+        epoch: {"valid.score": scores[epoch]} | {f"valid.{name}.acc": e["acc"] for name, e in summary.items()}
+        for epoch, summary in valid_summaries.items()
+    }
+    reported = {k: v for k, v in metrics.items() if k.startswith(("test.", "benchmark.")) or k == "overall"}
+    run_id = log_evaluation(
+        args.setting, checkpoints[best]["sha256"], valid_by_epoch, reported, checkpoints[best]
+    )
+    print(
+        f"evaluate@{args.setting}: best epoch {best}, overall {metrics['overall']:.4f}, MLflow run {run_id}"
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)

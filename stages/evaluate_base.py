@@ -1,0 +1,59 @@
+"""Stage evaluate_base@<size>: a foundation model before any instruction tuning, scored on test and
+the benchmarks (the paper's Acc(f, i) in Complexity, and the zero-data point of every curve).
+Metrics in metrics/foundations/<size>.json, predictions in metrics/predictions/base-<size>/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from doit_study.benchmarks import read_questions
+from doit_study.cli import run_stage, stage_parser
+from doit_study.config import load_group
+from doit_study.evaluation import (
+    ScoringConfig,
+    read_scorable,
+    score_test_and_benchmarks,
+    write_test_predictions,
+)
+from doit_study.io import atomic_dir, write_json
+from doit_study.modeling import load_causal_lm, load_tokenizer, parameter_count
+from doit_study.results import overall
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--size", required=True)
+    parser.add_argument("--base", required=True, help="models/base/<size>")
+    parser.add_argument("--annotated", required=True, help="data/annotated (test/)")
+    parser.add_argument("--benchmarks", required=True, help="data/benchmarks")
+    parser.add_argument("--metrics", required=True, help="metrics/foundations/<size>.json")
+    parser.add_argument("--predictions", required=True, help="metrics/predictions/base-<size>")
+    args = parser.parse_args(argv)
+    params = load_group(args.params, "evaluate")
+    test = read_scorable(Path(args.annotated) / "test")
+    questions = [q for path in sorted(Path(args.benchmarks).glob("*.jsonl")) for q in read_questions(path)]
+    config = ScoringConfig(
+        params.generation_batch,
+        params.nll_token_budget,
+        params.max_new_tokens.model_dump(),
+        params.min_new_tokens,
+    )
+    torch.manual_seed(0)
+    model, tokenizer = load_causal_lm(args.base).eval(), load_tokenizer(args.base)
+    results = score_test_and_benchmarks(
+        model, tokenizer, test, questions, config, params.shots, params.benchmark_batch, f"base {args.size}"
+    )
+    metrics = {"overall": overall(results.summary), "parameters": parameter_count(model)}
+    for name, entry in results.summary.items():
+        metrics |= {f"test.{name}.{key}": entry[key] for key in ("acc", "unparsed", "random", "loss")}
+    metrics |= {f"benchmark.{key}.acc": value for key, value in results.benchmark_scores.items()}
+    with atomic_dir(args.predictions) as tmp:
+        write_test_predictions(Path(tmp), results)
+    write_json(args.metrics, dict(sorted(metrics.items())))
+    print(f"evaluate_base@{args.size}: overall {metrics['overall']:.4f}")
+
+
+if __name__ == "__main__":
+    run_stage(main)
