@@ -7,7 +7,7 @@ Distractor scoring (perplexity of gold and distractors):
 Generation: a plain `model.generate` call per item against the library's batched `generate_greedy`.
 The scores of the three distractor paths are compared (largest relative difference). Prints JSON.
 
-    python bench/eval_throughput.py [--checkpoint models/sft/l-curated-n64/epoch-06] [--items 150]
+    python bench/eval_throughput.py [--checkpoint models/sft/l-curated-n64/epoch-04] [--items 150]
 """
 
 from __future__ import annotations
@@ -23,7 +23,13 @@ from doit_study.chat import chat_ids, encode_prompt
 from doit_study.config import load_group
 from doit_study.io import read_items
 from doit_study.modeling import load_tokenizer, parameter_count
-from doit_study.scoring import continuation_nll, generate_greedy, right_padded, token_logprobs
+from doit_study.scoring import (
+    continuation_nll,
+    continuation_nll_naive,
+    generate_greedy,
+    right_padded,
+    token_logprobs,
+)
 from doit_study.training import load_checkpoint
 
 
@@ -53,19 +59,6 @@ def batched_without_reuse(model, prompts, choices, pad_id: int, token_budget: in
     return result
 
 
-@torch.inference_mode()
-def naive_loop(model, prompts, choices) -> list[list[float]]:
-    result = []
-    for prompt, options in zip(prompts, choices, strict=True):
-        scores = []
-        for choice in options:
-            ids = torch.tensor([[*prompt, *choice]])
-            logits = model(input_ids=ids).logits[0, len(prompt) - 1 : -1]
-            scores.append(-token_logprobs(logits, torch.tensor(choice)).mean().item())
-        result.append(scores)
-    return result
-
-
 def timed(function, *args):
     start = time.perf_counter()
     result = function(*args)
@@ -79,7 +72,7 @@ def max_relative_difference(a, b) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--checkpoint", default="models/sft/l-curated-n64/epoch-06")
+    parser.add_argument("--checkpoint", default="models/sft/l-curated-n64/epoch-04")
     parser.add_argument("--valid", default="data/annotated/valid")
     parser.add_argument("--items", type=int, default=150, help="items per path (format-1 and format-0 each)")
     args = parser.parse_args()
@@ -97,7 +90,7 @@ def main() -> None:
         for item in ranked
     ]
     budget = params.nll_token_budget
-    naive, naive_s = timed(naive_loop, model, prompts, choices)
+    naive, naive_s = timed(continuation_nll_naive, model, prompts, choices)
     batched, batched_s = timed(batched_without_reuse, model, prompts, choices, ids.pad, budget)
     reuse, reuse_s = timed(continuation_nll, model, prompts, choices, ids.pad, budget)
 

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import torch
 
-from doit_study.benchmarks import read_questions
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
 from doit_study.evaluation import (
-    ScoringConfig,
+    read_benchmarks,
     read_scorable,
     score_items,
     score_test_and_benchmarks,
+    scoring_config,
     summarise,
     with_progress,
     write_test_predictions,
@@ -47,13 +47,8 @@ def main(argv: list[str] | None = None) -> None:
     base = Path(record["base_model"]["path"])
     valid = read_scorable(Path(args.annotated) / "valid", params.valid_per_ability)
     test = read_scorable(Path(args.annotated) / "test")
-    questions = [q for path in sorted(Path(args.benchmarks).glob("*.jsonl")) for q in read_questions(path)]
-    config = ScoringConfig(
-        params.generation_batch,
-        params.nll_token_budget,
-        params.max_new_tokens.model_dump(),
-        params.min_new_tokens,
-    )
+    questions = read_benchmarks(Path(args.benchmarks))
+    config = scoring_config(params)
     torch.manual_seed(0)  # nothing here samples; seeded so that nothing can differ between runs
 
     valid_predictions, valid_summaries = {}, {}

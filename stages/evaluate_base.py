@@ -8,13 +8,13 @@ from pathlib import Path
 
 import torch
 
-from doit_study.benchmarks import read_questions
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
 from doit_study.evaluation import (
-    ScoringConfig,
+    read_benchmarks,
     read_scorable,
     score_test_and_benchmarks,
+    scoring_config,
     write_test_predictions,
 )
 from doit_study.io import atomic_dir, write_json
@@ -33,13 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_group(args.params, "evaluate")
     test = read_scorable(Path(args.annotated) / "test")
-    questions = [q for path in sorted(Path(args.benchmarks).glob("*.jsonl")) for q in read_questions(path)]
-    config = ScoringConfig(
-        params.generation_batch,
-        params.nll_token_budget,
-        params.max_new_tokens.model_dump(),
-        params.min_new_tokens,
-    )
+    questions = read_benchmarks(Path(args.benchmarks))
+    config = scoring_config(params)
     torch.manual_seed(0)
     model, tokenizer = load_causal_lm(args.base).eval(), load_tokenizer(args.base)
     results = score_test_and_benchmarks(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from doit_study.answers import math_equivalent, parse_answer
-from doit_study.benchmarks import Question, score_benchmark
+from doit_study.benchmarks import Question, read_questions, score_benchmark
 from doit_study.chat import chat_ids, encode_prompt
 from doit_study.io import DataError, read_items, write_json_lines
 from doit_study.schema import AnswerKind, Item
@@ -238,6 +238,20 @@ def score_test_and_benchmarks(
             picked = [r["correct"] for r in results[k] if r["suite"] == suite]
             scores[f"{suite}.{k}shot"] = math.fsum(picked) / len(picked)
     return TestResults(predictions, summarise(test, predictions, losses), results, scores)
+
+
+def scoring_config(params) -> ScoringConfig:
+    """From the `evaluate` params group."""
+    return ScoringConfig(
+        params.generation_batch,
+        params.nll_token_budget,
+        params.max_new_tokens.model_dump(),
+        params.min_new_tokens,
+    )
+
+
+def read_benchmarks(folder: Path) -> list[Question]:
+    return [q for path in sorted(Path(folder).glob("*.jsonl")) for q in read_questions(path)]
 
 
 def read_scorable(folder: Path, per_type: int | None = None) -> list[Item]:
