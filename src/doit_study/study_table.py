@@ -55,13 +55,17 @@ def build_tables(
             {"series": name, "epoch": e["epoch"], "valid_score": e["valid_score"]}
             for e in epochs[name]["epochs"]
         ]
-    by_curve = lambda row: (row["series"], row.get("data_volume", row.get("epoch")))  # noqa: E731
     return {
         "study": study,
         "overall": sorted(overall, key=by_curve),
         "abilities": sorted(abilities, key=lambda row: (row["ability"], *by_curve(row))),
         "valid_by_epoch": sorted(curves, key=by_curve),
     }
+
+
+def by_curve(row: Mapping) -> tuple:
+    """Plot rows grouped by line, then in order along the x axis."""
+    return (row["series"], row.get("data_volume", row.get("epoch")))
 
 
 def write_tables(tables: Mapping[str, list[dict]], study_csv: Path, plots_dir: Path) -> None:
