@@ -27,7 +27,7 @@ from doit_study.scoring import (
     continuation_nll,
     continuation_nll_naive,
     generate_greedy,
-    right_padded,
+    padded,
     token_logprobs,
 )
 from doit_study.training import load_checkpoint
@@ -49,7 +49,7 @@ def batched_without_reuse(model, prompts, choices, pad_id: int, token_budget: in
         while end < len(rows) and (end - start + 1) * len(rows[end][2]) <= token_budget:
             end += 1
         batch = rows[start:end]
-        ids, mask = right_padded([row[2] for row in batch], pad_id)
+        ids, mask = padded([row[2] for row in batch], pad_id, "right")
         logits = model(input_ids=ids, attention_mask=mask).logits
         for r, (i, k, seq, prompt_len) in enumerate(batch):
             target = torch.tensor(seq[prompt_len:])

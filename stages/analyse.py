@@ -12,7 +12,7 @@ from doit_study.analysis import classify_all, feature_regressions, features, sen
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
 from doit_study.io import DataError, atomic_dir, atomic_file, read_json_lines, sha256_file, write_json
-from doit_study.report import draw_figures, render_html, report_markdown
+from doit_study.report import draw_figures, render_html, report_markdown, run_limits
 from doit_study.schema import ABILITIES
 
 
@@ -28,31 +28,6 @@ def _per_item(predictions: Path, setting: str) -> dict[str, list[bool]]:
     for _, record in read_json_lines(predictions / setting / "test.jsonl"):
         correct.setdefault(record["type"], []).append(bool(record["correct"]))
     return correct
-
-
-def _limits(sensitivity: dict, regressions: dict, sizes: int, volumes: int) -> list[str]:
-    """Plain statements, computed from this run, of what its numbers can support."""
-    limits = [f"{sizes} model sizes and {volumes} data volumes enter each sensitivity fit."]
-    for axis, label in (("param", "model size"), ("data", "data volume")):
-        fits = [e[axis] for e in sensitivity.values()]
-        flat = sum(
-            1
-            for f in fits
-            if f["defined"]
-            and f.get("interval", {}).get("defined")
-            and f["interval"]["low"] <= 0 <= f["interval"]["high"]
-        )
-        limits.append(
-            f"{flat} of {len(fits)} sets have a 95% bootstrap interval for the {label} sensitivity that "
-            "includes zero: for them this run cannot tell a trend from noise."
-        )
-    for name, fit in regressions.items():
-        if fit.get("defined"):
-            verdict = "significant at 5%" if fit["p_value"] < 0.05 else "not significant at 5%"
-            limits.append(f"{name}: r = {fit['pearson_r']:.2f} over {fit['points']} abilities, {verdict}.")
-        else:
-            limits.append(f"{name}: undefined ({fit['reason']}).")
-    return limits
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -117,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     sizes_in_grid = len({r["parameters"] for r in grid})
     volumes_in_grid = len({r["data_volume"] for r in grid})
-    limits = _limits(sensitivity, regressions, sizes_in_grid, volumes_in_grid)
+    limits = run_limits(sensitivity, regressions, sizes_in_grid, volumes_in_grid)
     markdown = report_markdown(provenance, overall_rows, sensitivity, feature, regressions, names, limits)
     report = Path(args.report)
     with atomic_file(report) as tmp:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from doit_study.chat import encode_prompt
+from doit_study.chat import chat_ids, encode_prompt
 from doit_study.io import DataError, first_validation_error, read_json_lines
 from doit_study.schema import Message
 from doit_study.scoring import next_token_logprobs
@@ -39,14 +39,7 @@ class Question(BaseModel):
 
 
 def read_questions(path: os.PathLike | str) -> list[Question]:
-    questions = []
-    for line, record in read_json_lines(path):
-        try:
-            questions.append(Question.model_validate(record))
-        except ValidationError as error:
-            field, message = first_validation_error(error)
-            raise DataError(path, message, line, field) from None
-    return questions
+    return [_question(path, line, **record) for line, record in read_json_lines(path)]
 
 
 def load_cmmlu(root: os.PathLike | str, suite: str = "cmmlu") -> list[Question]:
@@ -111,7 +104,7 @@ def load_agieval(
     return questions
 
 
-def _question(path: Path, line: int, **fields) -> Question:
+def _question(path: os.PathLike | str, line: int, **fields) -> Question:
     try:
         return Question(**fields)
     except ValidationError as error:
@@ -204,8 +197,6 @@ def score_benchmark(
 ) -> list[dict]:
     """Per test question: the letter with the highest next-token log-probability after the chat
     prompt (k exemplars from the subject's dev split), and whether it is the answer."""
-    from doit_study.chat import chat_ids
-
     pad = chat_ids(tokenizer).pad
     letter_ids = [tokenizer.encode(letter, add_special_tokens=False)[0] for letter in LETTERS]
     if len(set(letter_ids)) != len(LETTERS):

@@ -301,7 +301,7 @@ class Params(_Strict):
     analysis: AnalysisParams
 
     @model_validator(mode="after")
-    def _settings_use_known_sizes(self) -> Params:
+    def _groups_agree(self) -> Params:
         for name, spec in self.train.settings.items():
             if spec.size not in self.foundation.sizes:
                 raise ValueError(f"train.settings.{name}.size: {spec.size!r} is not one of foundation.sizes")
@@ -310,17 +310,8 @@ class Params(_Strict):
         return self
 
 
-GROUPS = {
-    "data": DataParams,
-    "annotate": AnnotateParams,
-    "expand": ExpandParams,
-    "tokenizer": TokenizerParams,
-    "foundation": FoundationParams,
-    "train": TrainParams,
-    "benchmark": BenchmarkParams,
-    "evaluate": EvaluateParams,
-    "analysis": AnalysisParams,
-}
+# group name -> its model, in params-file order (one list to extend: the fields of Params)
+GROUPS = {name: field.annotation for name, field in Params.model_fields.items()}
 
 
 def _read_yaml(path: os.PathLike | str) -> dict:

@@ -161,6 +161,34 @@ def _fit_cell(fit: Mapping) -> str:
     return f"{_number(fit['alpha'])}{band}, R² {_number(fit['r2'])}"
 
 
+def _level(fits) -> str:
+    """The bootstrap level of the intervals ("95% "), or nothing when no interval exists."""
+    levels = [f["interval"]["level"] for f in fits if f["defined"] and f.get("interval", {}).get("defined")]
+    return f"{levels[0]:.0%} " if levels else ""
+
+
+def run_limits(
+    sensitivity: Mapping[str, dict], regressions: Mapping[str, dict], sizes: int, volumes: int
+) -> list[str]:
+    """Plain statements, computed from this run, of what its numbers can support."""
+    limits = [f"{sizes} model sizes and {volumes} data volumes enter each sensitivity fit."]
+    for axis, label in (("param", "model size"), ("data", "data volume")):
+        fits = [e[axis] for e in sensitivity.values()]
+        intervals = [f["interval"] for f in fits if f["defined"] and f.get("interval", {}).get("defined")]
+        flat = sum(1 for i in intervals if i["low"] <= 0 <= i["high"])
+        limits.append(
+            f"{flat} of {len(fits)} sets have a {_level(fits)}bootstrap interval for the {label} "
+            "sensitivity that includes zero: for them this run cannot tell a trend from noise."
+        )
+    for name, fit in regressions.items():
+        if fit.get("defined"):
+            verdict = "significant at 5%" if fit["p_value"] < 0.05 else "not significant at 5%"
+            limits.append(f"{name}: r = {fit['pearson_r']:.2f} over {fit['points']} abilities, {verdict}.")
+        else:
+            limits.append(f"{name}: undefined ({fit['reason']}).")
+    return limits
+
+
 def report_markdown(
     provenance: Mapping[str, str],
     overall_rows: Sequence[Mapping],
@@ -176,7 +204,8 @@ def report_markdown(
     lines += [f"![{name}](figures/{name})" for name in figures]
     lines += [
         "",
-        "## Sensitivities (alpha, 95% bootstrap interval, R²)",
+        f"## Sensitivities (alpha, {_level([e[a] for e in sensitivity.values() for a in ('param', 'data')])}"
+        "bootstrap interval, R²)",
         "",
         "| ability | model size | data volume | size, normalised | data, normalised | class |",
         "| --- | --- | --- | --- | --- | --- |",

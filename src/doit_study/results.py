@@ -62,11 +62,9 @@ def setting_metrics(
 def subset_factors(name: str, index: Mapping) -> dict:
     """Pool, items per ability and data volume of a subset, from the subsets index."""
     entry = index["subsets"][name]
-    if entry["kind"] == "uniform":
+    if entry["kind"] in ("uniform", "single_ability"):  # <pool>-n<items per ability>
         pool, n = name.rsplit("-n", 1)
         per_ability: int | None = int(n)
-    elif entry["kind"] == "single_ability":
-        pool, per_ability = name.rsplit("-n", 1)[0], int(name.rsplit("-n", 1)[1])
     else:
         pool, per_ability = name, None
     return {"pool": pool, "n_per_ability": per_ability, "data_volume": entry["total"], "kind": entry["kind"]}

@@ -7,7 +7,6 @@ the order items arrive in beyond that stable sort, and two runs give the same nu
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
@@ -21,24 +20,15 @@ def _length_sorted_batches(keys: Sequence, batch_size: int) -> Iterator[list[int
         yield order[start : start + batch_size]
 
 
-def _left_padded(sequences: Sequence[Ids], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def padded(sequences: Sequence[Ids], pad_id: int, side: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, attention mask) of sequences padded to one width on the `side` ("left" or "right")."""
     width = max(len(s) for s in sequences)
     ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(sequences), width), dtype=torch.long)
     for row, seq in enumerate(sequences):
-        if seq:
-            ids[row, width - len(seq) :] = torch.tensor(seq)
-            mask[row, width - len(seq) :] = 1
-    return ids, mask
-
-
-def right_padded(sequences: Sequence[Ids], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(s) for s in sequences)
-    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        ids[row, : len(seq)] = torch.tensor(seq)
-        mask[row, : len(seq)] = 1
+        span = slice(width - len(seq), width) if side == "left" else slice(0, len(seq))
+        ids[row, span] = torch.tensor(seq, dtype=torch.long)
+        mask[row, span] = 1
     return ids, mask
 
 
@@ -67,7 +57,7 @@ def generate_greedy(
     outputs: list[Ids] = [[] for _ in prompts]
     keys = [(max_new_tokens[i], len(p)) for i, p in enumerate(prompts)]  # one budget per batch
     for batch in _length_sorted_batches(keys, batch_size):
-        ids, mask = _left_padded([prompts[i] for i in batch], pad_id)
+        ids, mask = padded([prompts[i] for i in batch], pad_id, "left")
         budget = max(max_new_tokens[i] for i in batch)
         config = GenerationConfig(
             do_sample=False,
@@ -129,12 +119,12 @@ def continuation_nll(
     keys = [(longest[i], len(p)) for i, p in enumerate(prompts)]
     n_choices = [len(options) for options in choices]
     for batch in _token_budget_batches(keys, n_choices, longest, token_budget):
-        ids, mask = _left_padded([prompts[i] for i in batch], pad_id)
+        ids, mask = padded([prompts[i] for i in batch], pad_id, "left")
         prefix = decoder(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=True)
         rows = torch.repeat_interleave(torch.arange(len(batch)), torch.tensor([n_choices[i] for i in batch]))
         cache = prefix.past_key_values
         cache.reorder_cache(rows)  # one copy of the item's prompt state per choice
-        cont, cont_mask = right_padded([c for i in batch for c in choices[i]], pad_id)
+        cont, cont_mask = padded([c for i in batch for c in choices[i]], pad_id, "right")
         starts = mask.sum(-1)[rows].unsqueeze(-1)
         hidden = decoder(
             input_ids=cont,
@@ -188,7 +178,7 @@ def next_token_logprobs(
     result: list[list[float]] = [[] for _ in prompts]
     wanted = torch.tensor(list(candidates))
     for batch in _length_sorted_batches([len(p) for p in prompts], batch_size):
-        ids, mask = _left_padded([prompts[i] for i in batch], pad_id)
+        ids, mask = padded([prompts[i] for i in batch], pad_id, "left")
         logits = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask)).logits[:, -1]
         logp = torch.log_softmax(logits.float(), dim=-1)[:, wanted]
         for row, index in enumerate(batch):
@@ -196,7 +186,3 @@ def next_token_logprobs(
         if on_batch:
             on_batch(len(batch))
     return result
-
-
-def perplexity(mean_nll: float) -> float:
-    return math.exp(mean_nll)

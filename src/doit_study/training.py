@@ -151,6 +151,18 @@ def checkpoint_sha256(folder: Path) -> str:
     return json.loads((folder / CHECKPOINT_RECORD).read_text(encoding="utf-8"))["weights_sha256"]
 
 
+def verified_weights(folder: Path) -> Path:
+    """A checkpoint's weights file, refused unless it matches the hash recorded when it was saved."""
+    weights = weights_file(folder)
+    if not weights.is_file():
+        raise DataError(folder, f"no weights in the checkpoint folder ({WEIGHTS} or {ADAPTER_WEIGHTS})")
+    if not (folder / CHECKPOINT_RECORD).is_file():
+        raise DataError(folder, f"no {CHECKPOINT_RECORD}: not a checkpoint written by the train stage")
+    if sha256_file(weights) != checkpoint_sha256(folder):
+        raise DataError(weights, "checkpoint weights do not match the hash recorded when they were saved")
+    return weights
+
+
 def save_checkpoint(out_dir: Path, epoch: int, model, tokenizer, optimizer, scheduler, extra: dict) -> Path:
     target = epoch_dir(out_dir, epoch)
     with atomic_dir(target) as tmp:
@@ -175,10 +187,7 @@ def save_checkpoint(out_dir: Path, epoch: int, model, tokenizer, optimizer, sche
 def restore_checkpoint(folder: Path, model, optimizer, scheduler) -> None:
     from safetensors.torch import load_file
 
-    record = json.loads((folder / CHECKPOINT_RECORD).read_text(encoding="utf-8"))
-    weights = weights_file(folder)
-    if sha256_file(weights) != record["weights_sha256"]:
-        raise DataError(weights, "checkpoint weights do not match the hash recorded when they were saved")
+    weights = verified_weights(folder)
     if weights.name == ADAPTER_WEIGHTS:
         from peft import set_peft_model_state_dict
 
@@ -361,13 +370,7 @@ def load_checkpoint(folder: Path, base: Path | None = None):
     """An epoch checkpoint for inference, its weights checked against the hash recorded at save time.
     A LoRA checkpoint is merged into its base model (`base`)."""
     folder = Path(folder)
-    weights = weights_file(folder)
-    if not weights.is_file():
-        raise DataError(folder, f"no weights in the checkpoint folder ({WEIGHTS} or {ADAPTER_WEIGHTS})")
-    if not (folder / CHECKPOINT_RECORD).is_file():
-        raise DataError(folder, f"no {CHECKPOINT_RECORD}: not a checkpoint written by the train stage")
-    if sha256_file(weights) != checkpoint_sha256(folder):
-        raise DataError(weights, "checkpoint weights do not match the hash recorded when they were saved")
+    weights = verified_weights(folder)
     if weights.name == ADAPTER_WEIGHTS:
         from peft import PeftModel
 
