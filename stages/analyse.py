@@ -1,26 +1,18 @@
 """Stage analyse: scaling sensitivities (metrics/sensitivity.json), Complexity and Transference
-(metrics/features.json), their regression on the sensitivities (metrics/regression.json), the
-figures (metrics/figures/) and the report (metrics/report.md, metrics/report.html)."""
+(metrics/features.json), their regression on the sensitivities (metrics/regression.json) and the
+figures (metrics/figures/)."""
 
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 
 from doit_study.analysis import classify_all, feature_regressions, features, sensitivities
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
-from doit_study.io import DataError, atomic_dir, atomic_file, read_json_lines, sha256_file, write_json
-from doit_study.report import draw_figures, render_html, report_markdown, run_limits
+from doit_study.figures import draw_figures
+from doit_study.io import DataError, atomic_dir, read_json, read_json_lines, write_json
 from doit_study.schema import ABILITIES
-
-
-def _csv(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise DataError(path, "missing: run the study stage first")
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
+from doit_study.study_table import read_csv
 
 
 def _per_item(predictions: Path, setting: str) -> dict[str, list[bool]]:
@@ -36,13 +28,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plots", required=True, help="metrics/plots")
     parser.add_argument("--predictions", required=True, help="metrics/predictions")
     parser.add_argument("--foundations", required=True, help="metrics/foundations")
-    parser.add_argument("--raw-manifest", required=True, help="data/raw/manifest.json")
     parser.add_argument("--out", required=True, help="metrics (sensitivity/features/regression JSON)")
     parser.add_argument("--figures", required=True, help="metrics/figures")
-    parser.add_argument("--report", required=True, help="metrics/report.md (report.html beside it)")
     args = parser.parse_args(argv)
     params = load_group(args.params, "analysis")
-    rows = [r for r in _csv(Path(args.study)) if r["split"] == "test"]
+    rows = [r for r in read_csv(Path(args.study)) if r["split"] == "test"]
     predictions = Path(args.predictions)
     settings = sorted({r["setting"] for r in rows})
     correct = {s: _per_item(predictions, s) for s in settings}
@@ -67,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         raise DataError(args.params, f"single-ability runs use several sizes {sizes}", None, "train.settings")
     foundation = {}
     if sizes:
-        base = json.loads((Path(args.foundations) / f"{sizes[0]}.json").read_text(encoding="utf-8"))
+        base = read_json(Path(args.foundations) / f"{sizes[0]}.json")
         foundation = {a: base[f"test.{a}.acc"] for a in ABILITIES if f"test.{a}.acc" in base}
     feature = features(ABILITIES, cross, loss, foundation, params.weights.model_dump())
     regressions = feature_regressions(sensitivity, feature)
@@ -77,29 +67,11 @@ def main(argv: list[str] | None = None) -> None:
     write_json(out / "features.json", feature)
     write_json(out / "regression.json", regressions)
     plots = Path(args.plots)
-    overall_rows = _csv(plots / "overall.csv")
-    ability_rows = {p.stem: _csv(p) for p in sorted((plots / "abilities").glob("*.csv"))}
+    overall_rows = read_csv(plots / "overall.csv")
+    ability_rows = {p.stem: read_csv(p) for p in sorted((plots / "abilities").glob("*.csv"))}
     with atomic_dir(args.figures) as tmp:
         names = draw_figures(Path(tmp), overall_rows, ability_rows, sensitivity, feature, regressions)
-    manifest = json.loads(Path(args.raw_manifest).read_text(encoding="utf-8"))
-    provenance = {
-        "data source": f"{manifest['source']} (raw manifest sha256 {sha256_file(args.raw_manifest)[:16]}…)",
-        "settings": f"{len(settings)} ({len({r['setting'] for r in grid})} on the {params.pool} grid, "
-        f"{len({r['setting'] for r in single})} single-ability)",
-        "model sizes (parameters)": ", ".join(sorted({f"{r['size']} ({r['parameters']})" for r in rows})),
-        "study table sha256": sha256_file(args.study)[:16] + "…",
-        "trace any checkpoint": "`python -m doit_study lineage models/sft/<setting>/epoch-NN`",
-    }
-    sizes_in_grid = len({r["parameters"] for r in grid})
-    volumes_in_grid = len({r["data_volume"] for r in grid})
-    limits = run_limits(sensitivity, regressions, sizes_in_grid, volumes_in_grid)
-    markdown = report_markdown(provenance, overall_rows, sensitivity, feature, regressions, names, limits)
-    report = Path(args.report)
-    with atomic_file(report) as tmp:
-        tmp.write_text(markdown, encoding="utf-8")
-    with atomic_file(report.with_suffix(".html")) as tmp:
-        tmp.write_text(render_html(markdown), encoding="utf-8")
-    print(f"analyse: {len(sensitivity)} sensitivities, report in {report}")
+    print(f"analyse: {len(sensitivity)} sensitivities, {len(names)} figures in {args.figures}")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from doit_study.evaluation import (
 from doit_study.io import DataError, atomic_dir, write_json, write_json_lines
 from doit_study.modeling import load_tokenizer
 from doit_study.results import in_domain_mean, select_best_epoch, setting_metrics
-from doit_study.tracking import RUN_RECORD, log_evaluation
+from doit_study.tracking import RUN_RECORD, log_evaluation, require_tracking_server
 from doit_study.training import load_checkpoint
 
 
@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--predictions", required=True, help="metrics/predictions/<setting>")
     args = parser.parse_args(argv)
     params = load_group(args.params, "evaluate")
+    require_tracking_server()  # the scores are logged at the end: fail now, not after scoring
     record_path = Path(args.checkpoints) / RUN_RECORD
     if not record_path.is_file():
         raise DataError(record_path, "no run record: train this setting first")

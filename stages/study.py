@@ -3,19 +3,12 @@ metrics/plots/ that dvc.yaml declares (Figures 1-6 analogues and validation curv
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
-from doit_study.io import DataError, atomic_dir
+from doit_study.io import atomic_dir, read_json
 from doit_study.study_table import build_tables, write_tables
-
-
-def _read(path: Path) -> dict:
-    if not path.is_file():
-        raise DataError(path, "missing: run the evaluate stage of this setting")
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,9 +20,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plots", required=True, help="metrics/plots")
     args = parser.parse_args(argv)
     settings = {name: spec.model_dump() for name, spec in load_group(args.params, "train").settings.items()}
-    index = _read(Path(args.subsets) / "index.json")
-    metrics = {name: _read(Path(args.metrics) / f"{name}.json") for name in settings}
-    epochs = {name: _read(Path(args.predictions) / name / "epochs.json") for name in settings}
+    index = read_json(Path(args.subsets) / "index.json")
+    hint = "missing: run the evaluate stage of this setting"
+    metrics = {name: read_json(Path(args.metrics) / f"{name}.json", hint) for name in settings}
+    epochs = {name: read_json(Path(args.predictions) / name / "epochs.json", hint) for name in settings}
     tables = build_tables(settings, index, metrics, epochs)
     with atomic_dir(args.plots) as plots:
         write_tables(tables, Path(args.study), Path(plots))

@@ -1,6 +1,7 @@
-"""Stage train@<setting>: supervised fine-tuning of one setting (a base model size and a subset),
-a checkpoint after every epoch in models/sft/<setting>/epoch-NN/, one MLflow run, and run.json
-(the lineage record) beside the checkpoints. A killed run resumes from its last complete epoch."""
+"""Stages train@<setting> and train_mix@<mix>: supervised fine-tuning of one setting (a base model
+size and a subset), a checkpoint after every epoch in models/sft/<setting>/epoch-NN/, one MLflow run,
+and run.json (the lineage record) beside the checkpoints. A killed run resumes from its last complete
+epoch."""
 
 from __future__ import annotations
 
@@ -17,27 +18,25 @@ from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
 from doit_study.io import DataError, read_items, sha256_file, sha256_text, write_json
 from doit_study.modeling import folder_hash, load_causal_lm, load_tokenizer, parameter_count, with_lora
-from doit_study.tracking import RUN_RECORD, SettingRun
+from doit_study.tracking import RUN_RECORD, SettingRun, require_tracking_server
 from doit_study.training import checkpoint_sha256, config_from, train
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
     parser.add_argument("--setting", required=True)
-    parser.add_argument("--subset", required=True, help="data/subsets/<name>.jsonl")
+    parser.add_argument("--stage", help="the DVC stage, for MLflow's tags (default: train@<setting>)")
+    parser.add_argument("--size", required=True, help="the model size (a key of foundation.sizes)")
+    parser.add_argument("--subset", required=True, help="data/subsets/<name>.jsonl or data/mixes/<mix>.jsonl")
     parser.add_argument("--base", required=True, help="models/base/<size>")
     parser.add_argument("--raw-manifest", required=True, help="data/raw/manifest.json")
     parser.add_argument("--out", required=True, help="models/sft/<setting>")
     args = parser.parse_args(argv)
     params = load_group(args.params, "train")
-    if args.setting not in params.settings:
-        raise DataError(args.params, f"unknown setting {args.setting!r}", None, "train.settings")
-    spec = params.settings[args.setting]
+    require_tracking_server()  # before any work: no training hour is lost to a logging error
     subset = Path(args.subset)
     if not subset.is_file():
-        raise DataError(
-            subset, f"setting {args.setting} names subset {spec.subset!r}, which expand did not write"
-        )
+        raise DataError(subset, f"setting {args.setting} names subset {subset.stem!r}, which was not written")
     items = read_items(subset)
     base = Path(args.base)
     tokenizer, model = load_tokenizer(base), load_causal_lm(base)
@@ -55,8 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     resolved = {
         **asdict(config),
         "max_length": params.max_length,
-        "size": spec.size,
-        "subset": spec.subset,
+        "size": args.size,
+        "subset": subset.stem,
         "examples": len(examples),
         "parameters": parameter_count(model),
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
@@ -67,12 +66,16 @@ def main(argv: list[str] | None = None) -> None:
     tags = {
         "subset_sha256": subset_sha,
         "base_model_sha256": base_sha,
-        "size": spec.size,
-        "subset": spec.subset,
+        "size": args.size,
+        "subset": subset.stem,
     }
     # under accelerate launch, only rank 0 tracks and records
     main_process = PartialState(cpu=not torch.cuda.is_available()).is_main_process
-    run = SettingRun(args.setting, f"train@{args.setting}", resolved, tags) if main_process else None
+    run = (
+        SettingRun(args.setting, args.stage or f"train@{args.setting}", resolved, tags)
+        if main_process
+        else None
+    )
 
     def log_step(log) -> None:
         run.log_step(log.step, asdict(log))
@@ -104,8 +107,8 @@ def main(argv: list[str] | None = None) -> None:
         {
             "setting": args.setting,
             "params": resolved,
-            "subset": {"name": spec.subset, "path": str(subset), "sha256": subset_sha},
-            "base_model": {"size": spec.size, "path": str(base), "sha256": base_sha},
+            "subset": {"name": subset.stem, "path": str(subset), "sha256": subset_sha},
+            "base_model": {"size": args.size, "path": str(base), "sha256": base_sha},
             "raw_manifest": args.raw_manifest,
             "checkpoints": checkpoints,
         },

@@ -100,7 +100,8 @@ def test_normalise_and_classify():
 
 def test_report_states_undefined_values_and_renders_html(tmp_path):
     from doit_study.analysis import feature_regressions, features, sensitivities
-    from doit_study.report import draw_figures, render_html, report_markdown
+    from doit_study.figures import draw_figures
+    from doit_study.report import render_html, report_markdown
 
     rows = [
         {"setting": f"{size}-n{n}", "ability": "math", "parameters": p, "data_volume": 10 * n, "acc": acc}

@@ -53,3 +53,18 @@ def test_min_epoch_beyond_training_is_rejected(tmp_path: Path):
     bad.write_text(text, encoding="utf-8")
     with pytest.raises(DataError, match=r"min_epoch: larger than train\.optim\.epochs"):
         load_params(bad)
+
+
+def test_a_mix_baseline_without_its_setting_is_rejected(tmp_path: Path):
+    smoke = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "params.yaml"
+    bad.write_text(smoke.replace("  baseline: curated-n4", "  baseline: curated-n16"), encoding="utf-8")
+    with pytest.raises(
+        DataError, match=r"mixes\.baseline: no setting in train\.settings trains curated-n16 at s"
+    ):
+        load_params(bad)
+    bad.write_text(
+        smoke.replace("  size: s                 # the size", "  size: xl  # the size"), encoding="utf-8"
+    )
+    with pytest.raises(DataError, match=r"mixes\.size: 'xl' is not one of foundation\.sizes"):
+        load_params(bad)

@@ -57,6 +57,8 @@ def _train(root: Path, out: str, launcher: list[str]) -> Path:
         "params.yaml",
         "--setting",
         "ddp",
+        "--size",
+        "s",
         "--subset",
         "subset.jsonl",
         "--base",

@@ -1,6 +1,8 @@
 """Foundations (tiny pretraining, real models by path) and the train stage's bad inputs."""
 
 import json
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -82,10 +84,11 @@ def test_tiny_pretraining_writes_a_loadable_folder(tmp_path):
     assert not (tmp_path / "work").exists()
 
 
-def _stage(args, cwd):
+def _stage(args, cwd, env=None):
     return subprocess.run(
         [sys.executable, str(REPO / "stages/train.py"), *args],
         cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -116,6 +119,8 @@ def _args(params, subset, base, out):
         str(params),
         "--setting",
         "s-curated-n1",
+        "--size",
+        "s",
         "--subset",
         str(subset),
         "--base",
@@ -144,10 +149,21 @@ def test_setting_with_a_missing_subset(tmp_path, plain_model_dir):
     result = _stage(
         _args(_params(tmp_path), tmp_path / "absent.jsonl", plain_model_dir, tmp_path / "out"), tmp_path
     )
-    _assert_bad_input(result, "which expand did not write")
+    _assert_bad_input(result, "names subset 'absent', which was not written")
 
 
 def test_tokenizer_that_cannot_encode_the_chat(tmp_path, plain_model_dir):
     result = _stage(_args(_params(tmp_path), _subset(tmp_path), plain_model_dir, tmp_path / "out"), tmp_path)
     _assert_bad_input(result, "the tokenizer cannot encode the data")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unreachable_tracking_server_stops_the_stage_before_training(tmp_path):
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"}
+    args = _args(_params(tmp_path), _subset(tmp_path), tmp_path / "nowhere", tmp_path / "out")
+    result = _stage(args, tmp_path, env)
+    _assert_bad_input(result, f"the MLflow tracking server http://127.0.0.1:{port} does not answer")
     assert not (tmp_path / "out").exists()

@@ -85,11 +85,13 @@ def test_mlflow_holds_one_run_per_setting_with_lineage_tags(smoke_runs):
     client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("doit-study")
     runs = client.search_runs([experiment.experiment_id])
-    assert sorted(run.data.tags["setting"] for run in runs) == sorted(settings)
+    mixes = ["mix-maximum", "mix-reconstruct"]
+    assert sorted(run.data.tags["setting"] for run in runs) == sorted([*settings, *mixes])
     for run in runs:
         tags = run.data.tags
         assert {"git_commit", "dvc_stage", "subset_sha256", "base_model_sha256"} <= set(tags)
-        assert tags["dvc_stage"] == f"train@{tags['setting']}"
+        mix = tags["setting"].removeprefix("mix-") if tags["setting"] in mixes else None
+        assert tags["dvc_stage"] == (f"train_mix@{mix}" if mix else f"train@{tags['setting']}")
         assert "checkpoint.epoch-02" in tags and "epoch_train_loss" in run.data.metrics
         assert client.get_metric_history(run.info.run_id, "loss")
 
@@ -145,7 +147,8 @@ def test_mlflow_runs_hold_validation_curves_and_the_best_checkpoint(smoke_runs):
         assert sorted(m.step for m in history) == [1, 2]
         best = int(run.data.tags["best_epoch"])
         setting = run.data.tags["setting"]
-        assert run.data.tags["best_checkpoint"].startswith(f"models/sft/{setting}/epoch-0{best}")
+        folder = f"models/mixes/{setting[4:]}" if setting.startswith("mix-") else f"models/sft/{setting}"
+        assert run.data.tags["best_checkpoint"].startswith(f"{folder}/epoch-0{best}")
         assert "test.math.acc" in run.data.metrics and "overall" in run.data.metrics
 
 
@@ -164,6 +167,31 @@ def test_analysis_writes_fits_features_regression_and_report(smoke_runs):
     report = (root / "metrics/report.md").read_text(encoding="utf-8")
     assert "## Sensitivities" in report and "fig7_features.png" in report
     assert (root / "metrics/report.html").is_file() and (root / "metrics/figures/fig1_overall.png").is_file()
+
+
+def test_mixes_are_derived_trained_and_set_against_the_baseline(smoke_runs):
+    root, _ = smoke_runs
+    derivation = json.loads((root / "data/mixes/derivation.json").read_text(encoding="utf-8"))
+    classes = json.loads((root / "metrics/sensitivity.json").read_text(encoding="utf-8"))
+    for ability, rule in derivation["abilities"].items():
+        assert rule["class"] == classes[ability]["class"]
+        if rule["rule"] == "floor":
+            assert derivation["reconstruct"]["sizes"][ability] == 1 == derivation["maximum"]["sizes"][ability]
+    if any(r["rule"] == "scale" for r in derivation["abilities"].values()):
+        assert derivation["reconstruct"]["total"] == derivation["baseline"]["total"] == 40
+    for mix in ("reconstruct", "maximum"):
+        items = read_items(root / f"data/mixes/{mix}.jsonl")
+        assert len(items) == derivation[mix]["total"]
+        assert (root / f"models/mixes/{mix}/epoch-02/model.safetensors").is_file()
+    table = json.loads((root / "metrics/mixes.json").read_text(encoding="utf-8"))
+    assert table["baseline"]["setting"] == "s-curated-n4"
+    baseline = json.loads((root / "metrics/settings/s-curated-n4.json").read_text(encoding="utf-8"))
+    mix = json.loads((root / "metrics/mixes/maximum.json").read_text(encoding="utf-8"))
+    key = "benchmark.heldout.2shot.acc"
+    assert table["maximum"][f"{key}.change"] == pytest.approx(mix[key] - baseline[key])
+    assert table["maximum"]["train_examples"] == derivation["maximum"]["total"]
+    report = (root / "metrics/report.md").read_text(encoding="utf-8")
+    assert "## Derived mixes" in report and "Table 3 analogue" in report
 
 
 def read_items_or_lines(path: Path) -> list[str]:

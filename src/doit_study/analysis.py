@@ -76,16 +76,18 @@ def bootstrap_alpha(
     n = lengths.pop()
     if n == 0:
         return undefined("no test items")
-    matrix = {key: np.asarray(values, dtype=float) for key, values in correct.items()}
+    keys = sorted(correct)
+    xs = sorted({key[axis] for key in keys})
+    check = fit_log_linear(xs, list(range(len(xs))))
+    if not check["defined"]:
+        return undefined(check["reason"])
     rng = random.Random(seed)
-    alphas = []
-    for _ in range(replicates):
-        index = np.asarray([rng.randrange(n) for _ in range(n)])
-        xs, ys = averaged_curve({key: float(v[index].mean()) for key, v in matrix.items()}, axis)
-        fit = fit_log_linear(xs, ys)
-        if not fit["defined"]:
-            return undefined(fit["reason"])
-        alphas.append(fit["alpha"])
+    index = np.asarray([[rng.randrange(n) for _ in range(n)] for _ in range(replicates)])
+    # every replicate at once: resampled score of each setting, averaged along the other factor
+    scores = {key: np.asarray(correct[key], dtype=float)[index].mean(axis=1) for key in keys}
+    ys = np.stack([np.mean([scores[k] for k in keys if k[axis] == x], axis=0) for x in xs], axis=1)
+    logs = np.log(xs) - np.log(xs).mean()
+    alphas = (ys - ys.mean(axis=1, keepdims=True)) @ logs / (logs @ logs)  # least-squares slopes
     tail = (1 - level) / 2
     low, high = np.quantile(alphas, [tail, 1 - tail])
     return {"defined": True, "low": float(low), "high": float(high), "level": level, "replicates": replicates}

@@ -287,6 +287,16 @@ class AnalysisParams(_Strict):
     weights: FeatureWeights = FeatureWeights()
 
 
+class MixesParams(_Strict):
+    """Group `mixes`: Reconstruct and Maximum derived from the analysis (the paper's Section 5.2)."""
+
+    size: str  # the model size the mixes are trained at (the paper: 7b, its smallest)
+    baseline: str  # the Baseline subset; the setting <size> x <baseline> is what the mixes are compared to
+    floor: int = Field(64, ge=1)  # items per resistant ability (the paper: 64)
+    plateau_tolerance: float = Field(0.02, ge=0)  # a curve has flattened once within this of its best
+    maximum_per_ability: int | None = Field(None, ge=1)  # Maximum's cap per scaled ability; null: whole pool
+
+
 class Params(_Strict):
     """A whole params file (params.yaml or a profile)."""
 
@@ -299,6 +309,7 @@ class Params(_Strict):
     benchmark: BenchmarkParams
     evaluate: EvaluateParams
     analysis: AnalysisParams
+    mixes: MixesParams
 
     @model_validator(mode="after")
     def _groups_agree(self) -> Params:
@@ -307,6 +318,13 @@ class Params(_Strict):
                 raise ValueError(f"train.settings.{name}.size: {spec.size!r} is not one of foundation.sizes")
         if self.evaluate.min_epoch > self.train.optim.epochs:
             raise ValueError("evaluate.min_epoch: larger than train.optim.epochs, so no checkpoint qualifies")
+        if self.mixes.size not in self.foundation.sizes:
+            raise ValueError(f"mixes.size: {self.mixes.size!r} is not one of foundation.sizes")
+        baseline = SettingSpec(size=self.mixes.size, subset=self.mixes.baseline)
+        if baseline not in self.train.settings.values():
+            raise ValueError(
+                f"mixes.baseline: no setting in train.settings trains {baseline.subset} at {baseline.size}"
+            )
         return self
 
 

@@ -84,6 +84,16 @@ def write_items(path: os.PathLike | str, items: Iterable[Item]) -> None:
     write_json_lines(path, (item.to_json() for item in items))
 
 
+def read_json(path: os.PathLike | str, missing: str = "missing: run the stages before this one") -> dict:
+    """A JSON file another stage wrote; a missing one is bad input that says what to run."""
+    if not Path(path).is_file():
+        raise DataError(path, missing)
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise DataError(path, f"malformed JSON: {error.msg}", error.lineno) from None
+
+
 def write_json(path: os.PathLike | str, value: object) -> None:
     with atomic_file(path) as tmp:
         tmp.write_text(

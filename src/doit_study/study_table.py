@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from doit_study.io import atomic_file
+from doit_study.io import DataError, atomic_file
 from doit_study.results import STUDY_COLUMNS, study_rows, subset_factors
 
 
@@ -21,6 +21,13 @@ def csv_text(rows: Sequence[Mapping], columns: Sequence[str]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def read_csv(path: os.PathLike | str) -> list[dict]:
+    if not Path(path).is_file():
+        raise DataError(path, "missing: run the study stage first")
+    with Path(path).open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def write_csv(path: os.PathLike | str, rows: Sequence[Mapping], columns: Sequence[str]) -> None:

@@ -51,7 +51,7 @@ def mix_sizes(mix: MixParams, available: dict[str, int]) -> dict[str, int]:
     elif mix.others == "fixed":
         sizes |= dict.fromkeys(others, mix.others_n)
     else:
-        remaining = mix.total - sum(sizes.values())
+        remaining = max(0, mix.total - sum(sizes.values()))
         open_ = sorted(others, key=lambda a: (available[a], ABILITIES.index(a)))
         while open_:
             share = remaining // len(open_)

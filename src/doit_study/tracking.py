@@ -12,6 +12,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from doit_study.io import DataError
+
 EXPERIMENT = "doit-study"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # a file in the repository; MLFLOW_TRACKING_URI wins
 RUN_RECORD = "run.json"
@@ -19,6 +21,27 @@ RUN_RECORD = "run.json"
 
 def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
+
+
+def require_tracking_server(timeout: float = 5.0) -> None:
+    """Stop before any work when a tracking server is configured and does not answer: a run must
+    not spend hours and then fail to log. A local store (sqlite, file) needs no check."""
+    import urllib.error
+    import urllib.request
+
+    uri = tracking_uri()
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as response:
+            response.read()
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise DataError(
+            "MLFLOW_TRACKING_URI",
+            f"the MLflow tracking server {uri} does not answer ({reason}); start it, or unset "
+            "MLFLOW_TRACKING_URI to track in the repository's mlflow.db",
+        ) from None
 
 
 def git_commit() -> str:
@@ -37,6 +60,7 @@ class SettingRun:
     def __init__(self, setting: str, stage: str, params: dict, tags: dict):
         import mlflow
 
+        require_tracking_server()
         self.mlflow = mlflow
         mlflow.set_tracking_uri(tracking_uri())
         mlflow.set_experiment(EXPERIMENT)

@@ -1,0 +1,82 @@
+"""Data mixes derived from the analysis (the paper's Section 5.2, chosen there by hand): resistant
+abilities cut to a floor, plateaued ones capped where their data curve flattens, the rest scaled, to
+keep the Baseline's total (Reconstruct) or to their whole pool (Maximum). The Table 3 analogue
+compares the mixes' benchmark scores with the Baseline's."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from doit_study.config import MixParams
+from doit_study.schema import ABILITIES
+from doit_study.subsets import mix_sizes
+
+DERIVED = ("reconstruct", "maximum")
+
+
+def plateau(volumes: Sequence[int], scores: Sequence[float], tolerance: float) -> int | None:
+    """The smallest volume whose score is within `tolerance` of the best, when that is below the
+    largest volume measured (the curve has flattened); None while it still rises at the end."""
+    best = max(scores)
+    first = min(v for v, s in zip(volumes, scores, strict=True) if s >= best - tolerance)
+    return first if first < max(volumes) else None
+
+
+def ability_rules(
+    sensitivity: Mapping[str, dict],
+    volume_to_n: Mapping[float, int],
+    floor: int,
+    tolerance: float,
+) -> dict[str, dict]:
+    """Per ability: `floor` (resistant), `cap` (plateaued at n items per ability) or `scale`, with
+    the reason. An ability the analysis could not classify is scaled, and says so."""
+    rules = {}
+    for ability in ABILITIES:
+        entry = sensitivity.get(ability)
+        label = entry.get("class", "undefined") if entry else "undefined"
+        if label == "resistant":
+            reason = "resistant to size and data"
+            rules[ability] = {"class": label, "rule": "floor", "n": floor, "reason": reason}
+            continue
+        curve = entry["data"]["curve"] if entry else {"x": [], "acc": []}
+        points = zip(curve["x"], curve["acc"], strict=True)
+        known = [(volume_to_n[x], acc) for x, acc in points if x in volume_to_n]
+        flat = plateau([n for n, _ in known], [a for _, a in known], tolerance) if len(known) > 1 else None
+        if label != "undefined" and flat is not None:
+            reason = f"data curve within {tolerance} of its best from {flat} items per ability"
+            rules[ability] = {"class": label, "rule": "cap", "n": flat, "reason": reason}
+        else:
+            reason = "not classified" if label == "undefined" else "still rising with data"
+            rules[ability] = {"class": label, "rule": "scale", "n": None, "reason": reason}
+    return rules
+
+
+def derive_mixes(
+    rules: Mapping[str, dict],
+    baseline_total: int,
+    available: Mapping[str, int],
+    maximum_per_ability: int | None,
+) -> dict[str, dict[str, int]]:
+    """Reconstruct: floors and caps fixed, the scaled abilities share what is left of the Baseline's
+    total (water-filling when a pool is short). Maximum: the same floors and caps, every scaled
+    ability at its whole pool (or `maximum_per_ability`, but never below its Reconstruct size)."""
+    fixed = {a: min(r["n"], available[a]) for a, r in rules.items() if r["rule"] != "scale"}
+    reconstruct = mix_sizes(MixParams(fixed=fixed, others="fill", total=baseline_total), available)
+    # Maximum never has less of an ability than Reconstruct, whatever the cap
+    limit = {a: max(min(n, maximum_per_ability or n), reconstruct[a]) for a, n in available.items()}
+    maximum = mix_sizes(MixParams(fixed=fixed, others="full"), limit)
+    return {"reconstruct": reconstruct, "maximum": maximum}
+
+
+def mix_table(baseline: Mapping[str, float], mixes: Mapping[str, Mapping[str, float]]) -> dict:
+    """The Table 3 analogue: data volume, overall and every benchmark score of the Baseline and each
+    mix, with each mix's change over the Baseline."""
+    keys = ["train_examples", "overall", *sorted(k for k in baseline if k.startswith("benchmark."))]
+    table = {"baseline": {k: baseline[k] for k in keys}}
+    for name, metrics in mixes.items():
+        missing = [k for k in keys if k not in metrics]
+        if missing:
+            raise KeyError(f"mix {name} has no {missing[0]}")
+        table[name] = {k: metrics[k] for k in keys}
+        table[name] |= {f"{k}.change": metrics[k] - baseline[k] for k in keys if k != "train_examples"}
+    return table

@@ -1,0 +1,56 @@
+"""Stage derive_mixes: the Reconstruct and Maximum mixes derived from the analysis's classes and data
+curves (data/mixes/<mix>.jsonl), and the derivation, ability by ability (data/mixes/derivation.json).
+A change upstream that moves a class or a plateau re-derives the mixes and retrains them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from doit_study.cli import run_stage, stage_parser
+from doit_study.config import load_group
+from doit_study.io import DataError, atomic_dir, read_items, read_json, sha256_file, write_items, write_json
+from doit_study.mixes import ability_rules, derive_mixes
+from doit_study.results import subset_factors
+from doit_study.schema import ABILITIES
+from doit_study.subsets import Subset, materialise
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--sensitivity", required=True, help="metrics/sensitivity.json")
+    parser.add_argument("--expanded", required=True, help="data/expanded (each ability's pool, in order)")
+    parser.add_argument("--subsets-index", required=True, help="data/subsets/index.json")
+    parser.add_argument("--out", required=True, help="data/mixes")
+    args = parser.parse_args(argv)
+    params = load_group(args.params, "mixes")
+    pool = load_group(args.params, "analysis").pool
+    sensitivity = read_json(Path(args.sensitivity))
+    index = read_json(Path(args.subsets_index))
+    if params.baseline not in index["subsets"]:
+        raise DataError(args.params, f"expand wrote no subset {params.baseline!r}", None, "mixes.baseline")
+    factors = {name: subset_factors(name, index) for name in index["subsets"]}
+    # the analysis's curves are over data volumes of the uniform subsets of its pool
+    volume_to_n = {
+        float(f["data_volume"]): f["n_per_ability"]
+        for f in factors.values()
+        if f["kind"] == "uniform" and f["pool"] == pool
+    }
+    pools = {a: read_items(Path(args.expanded) / f"{a}.jsonl") for a in ABILITIES}
+    available = {a: len(items) for a, items in pools.items()}
+
+    rules = ability_rules(sensitivity, volume_to_n, params.floor, params.plateau_tolerance)
+    baseline_total = index["subsets"][params.baseline]["total"]
+    mixes = derive_mixes(rules, baseline_total, available, params.maximum_per_ability)
+    derivation = {"baseline": {"subset": params.baseline, "total": baseline_total}, "abilities": rules}
+    with atomic_dir(args.out) as tmp:
+        for name, sizes in mixes.items():
+            path = Path(tmp) / f"{name}.jsonl"
+            write_items(path, materialise(Subset(name, sizes, "mix"), pools))
+            derivation[name] = {"sizes": sizes, "total": sum(sizes.values()), "sha256": sha256_file(path)}
+        write_json(Path(tmp) / "derivation.json", derivation)
+    totals = ", ".join(f"{name} {sum(sizes.values())}" for name, sizes in mixes.items())
+    print(f"derive_mixes: {totals} items (baseline {baseline_total}) in {args.out}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,92 @@
+"""The mixes derived from the analysis: floors, caps, totals, and the Table 3 analogue."""
+
+import pytest
+
+from doit_study.mixes import ability_rules, derive_mixes, mix_table, plateau
+from doit_study.schema import ABILITIES
+
+VOLUMES = {40.0: 4, 160.0: 16, 640.0: 64}  # data volume of curated-n<k> -> k
+
+
+def _entry(label: str, accs: list[float]) -> dict:
+    return {"class": label, "data": {"curve": {"x": list(VOLUMES), "acc": accs}}}
+
+
+def _sensitivity() -> dict:
+    rising = [0.1, 0.2, 0.4]
+    sensitivity = {a: _entry("data-biased", rising) for a in ABILITIES}
+    sensitivity["ethics"] = _entry("resistant", [0.3, 0.3, 0.31])
+    sensitivity["role_play"] = _entry("resistant", [0.2, 0.25, 0.2])
+    sensitivity["creative_writing"] = _entry("parameter-biased", [0.2, 0.30, 0.31])  # flat from 16
+    return sensitivity
+
+
+def test_plateau_is_the_first_volume_near_the_best_and_none_while_rising():
+    assert plateau([4, 16, 64], [0.2, 0.30, 0.31], 0.02) == 16
+    assert plateau([4, 16, 64], [0.2, 0.30, 0.35], 0.02) is None
+    assert plateau([4, 16, 64], [0.5, 0.3, 0.2], 0.0) == 4  # falls after the first volume
+
+
+def test_rules_floor_resistant_cap_plateaued_and_scale_the_rest():
+    rules = ability_rules(_sensitivity(), VOLUMES, floor=4, tolerance=0.02)
+    assert {a for a, r in rules.items() if r["rule"] == "floor"} == {"ethics", "role_play"}
+    assert rules["ethics"]["n"] == 4
+    assert rules["creative_writing"]["rule"] == "cap" and rules["creative_writing"]["n"] == 16
+    assert all(rules[a]["rule"] == "scale" for a in ("math", "code", "biology"))
+
+
+def test_an_unclassified_ability_is_scaled_and_says_why():
+    sensitivity = _sensitivity()
+    sensitivity["math"]["class"] = "undefined"
+    del sensitivity["code"]
+    rules = ability_rules(sensitivity, VOLUMES, floor=4, tolerance=0.02)
+    assert rules["math"] == {"class": "undefined", "rule": "scale", "n": None, "reason": "not classified"}
+    assert rules["code"]["rule"] == "scale" and rules["code"]["class"] == "undefined"
+
+
+def test_reconstruct_keeps_the_baseline_total_and_maximum_fills_the_pools():
+    rules = ability_rules(_sensitivity(), VOLUMES, floor=4, tolerance=0.02)
+    available = dict.fromkeys(ABILITIES, 1000) | {"math": 50}
+    mixes = derive_mixes(rules, baseline_total=640, available=available, maximum_per_ability=None)
+    reconstruct, maximum = mixes["reconstruct"], mixes["maximum"]
+    assert sum(reconstruct.values()) == 640
+    assert reconstruct["ethics"] == reconstruct["role_play"] == 4 and reconstruct["creative_writing"] == 16
+    scaled = [a for a in ABILITIES if a not in ("ethics", "role_play", "creative_writing", "math")]
+    # 640 - 24 = 616 for 7 abilities: math (50 items) is short, so the other six share 616 - 50
+    assert reconstruct["math"] == 50
+    assert sorted({reconstruct[a] for a in scaled}) == [94, 95] and all(reconstruct[a] > 64 for a in scaled)
+    assert maximum["ethics"] == 4 and maximum["creative_writing"] == 16 and maximum["math"] == 50
+    assert all(maximum[a] == 1000 for a in scaled)
+    capped = derive_mixes(rules, 640, available, maximum_per_ability=256)["maximum"]
+    assert all(capped[a] == 256 for a in scaled) and capped["math"] == 50
+    below = derive_mixes(rules, 640, available, maximum_per_ability=16)  # a cap under Reconstruct's share
+    assert all(below["maximum"][a] == below["reconstruct"][a] for a in scaled)
+
+
+def test_a_floor_larger_than_the_pool_takes_the_whole_pool():
+    rules = ability_rules(_sensitivity(), VOLUMES, floor=64, tolerance=0.02)
+    available = dict.fromkeys(ABILITIES, 1000) | {"ethics": 10}
+    mixes = derive_mixes(rules, 640, available, None)
+    assert mixes["reconstruct"]["ethics"] == 10 and mixes["maximum"]["ethics"] == 10
+
+
+def test_when_floors_and_caps_exceed_the_total_nothing_is_negative():
+    rules = ability_rules(_sensitivity(), VOLUMES, floor=400, tolerance=0.02)
+    mixes = derive_mixes(rules, 640, dict.fromkeys(ABILITIES, 1000), None)
+    assert min(mixes["reconstruct"].values()) == 0
+
+
+def test_mix_table_reports_each_change_over_the_baseline():
+    baseline = {
+        "train_examples": 640,
+        "overall": 0.25,
+        "benchmark.heldout.0shot.acc": 0.24,
+        "test.math.acc": 0.1,
+    }
+    reconstruct = baseline | {"overall": 0.27, "benchmark.heldout.0shot.acc": 0.22}
+    table = mix_table(baseline, {"reconstruct": reconstruct})
+    assert set(table["baseline"]) == {"train_examples", "overall", "benchmark.heldout.0shot.acc"}
+    assert table["reconstruct"]["overall.change"] == pytest.approx(0.02)
+    assert table["reconstruct"]["benchmark.heldout.0shot.acc.change"] == pytest.approx(-0.02)
+    with pytest.raises(KeyError, match="maximum has no overall"):
+        mix_table(baseline, {"maximum": {"train_examples": 9}})
