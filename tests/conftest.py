@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,3 +35,68 @@ def make(
 @pytest.fixture
 def release_dir() -> Path:
     return FIXTURES / "doit_release"
+
+
+# End to end: `dvc repro` of the smoke profile in temporary copies of the repository, made once per
+# test session and shared by the pipeline and sharing tests.
+ENV = {
+    **os.environ,
+    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    "DVC_NO_ANALYTICS": "1",
+    # one thread per process: the two smoke runs go side by side, and every later rerun uses the
+    # same thread count as the runs it is compared with
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    # experiments commit to git refs: an identity that does not depend on the machine's git config
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@t",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@t",
+}
+
+
+def sh(*args: str, cwd: Path) -> str:
+    result = subprocess.run(args, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"{' '.join(args)}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def copy_with_smoke_profile(target: Path) -> Path:
+    files = sh("git", "ls-files", "--cached", "--others", "--exclude-standard", cwd=REPO).split("\n")
+    for name in filter(None, files):
+        source = REPO / name
+        if source.is_file() and not name.startswith(("data/", "models/", "metrics/")) and name != "dvc.lock":
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    shutil.copy(REPO / "profiles/smoke.yaml", target / "params.yaml")
+    sh("git", "init", "-q", "-b", "main", cwd=target)
+    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A", cwd=target)
+    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "smoke", cwd=target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def smoke_runs(tmp_path_factory) -> tuple[Path, Path]:
+    """Two independent clean runs of the smoke study, reproduced side by side."""
+    roots = [copy_with_smoke_profile(tmp_path_factory.mktemp(name)) for name in ("first", "second")]
+    runs = [
+        subprocess.Popen(
+            ["dvc", "repro"], cwd=root, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for root in roots
+    ]
+    outputs = [run.communicate(timeout=1500)[0] for run in runs]
+    for root, run, output in zip(roots, runs, outputs, strict=True):
+        assert run.returncode == 0, f"dvc repro in {root}\n{output}"
+    return roots[0], roots[1]
+
+
+@pytest.fixture(scope="session")
+def smoke_run(smoke_runs) -> Path:
+    return smoke_runs[0]
+
+
+@pytest.fixture(scope="session")
+def smoke_rerun(smoke_runs) -> Path:
+    """The second clean run (the one the sharing tests publish)."""
+    return smoke_runs[1]

@@ -1,9 +1,6 @@
 """End to end: `dvc repro` of the smoke profile in a temporary copy of the repository."""
 
 import json
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,34 +8,9 @@ import pytest
 import yaml
 
 from doit_study.io import read_items
-from tests.conftest import REPO
+from tests.conftest import sh
 
 pytestmark = pytest.mark.slow
-ENV = {
-    **os.environ,
-    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-    "DVC_NO_ANALYTICS": "1",
-}
-
-
-def _sh(*args: str, cwd: Path) -> str:
-    result = subprocess.run(args, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, f"{' '.join(args)}\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
-def _copy_with_smoke_profile(target: Path) -> Path:
-    files = _sh("git", "ls-files", "--cached", "--others", "--exclude-standard", cwd=REPO).split("\n")
-    for name in filter(None, files):
-        source = REPO / name
-        if source.is_file() and not name.startswith(("data/", "models/", "metrics/")) and name != "dvc.lock":
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    shutil.copy(REPO / "profiles/smoke.yaml", target / "params.yaml")
-    _sh("git", "init", "-q", cwd=target)
-    _sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A", cwd=target)
-    _sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "smoke", cwd=target)
-    return target
 
 
 def _lock_hashes(root: Path) -> dict:
@@ -48,15 +20,6 @@ def _lock_hashes(root: Path) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def smoke_runs(tmp_path_factory):
-    first = _copy_with_smoke_profile(tmp_path_factory.mktemp("first"))
-    second = _copy_with_smoke_profile(tmp_path_factory.mktemp("second"))
-    for root in (first, second):
-        _sh("dvc", "repro", cwd=root)
-    return first, second
-
-
 def test_repro_writes_every_data_output(smoke_runs):
     root, _ = smoke_runs
     for split in ("train", "valid", "test"):
@@ -64,7 +27,7 @@ def test_repro_writes_every_data_output(smoke_runs):
     assert (root / "data/annotated/report.json").is_file()
     assert len(list((root / "data/expanded").glob("*.jsonl"))) == 10
     assert (root / "data/subsets/mix-reconstruct.jsonl").is_file()
-    metrics = _sh("dvc", "metrics", "show", cwd=root)
+    metrics = sh("dvc", "metrics", "show", cwd=root)
     assert "data/annotated/report.json" in metrics and "types.ethics.kept" in metrics
 
 
@@ -99,7 +62,7 @@ def test_mlflow_holds_one_run_per_setting_with_lineage_tags(smoke_runs):
 def test_lineage_traces_a_checkpoint_to_its_raw_sources(smoke_runs):
     root, _ = smoke_runs
     out = json.loads(
-        _sh(sys.executable, "-m", "doit_study", "lineage", "models/sft/s-curated-n4/epoch-02", cwd=root)
+        sh(sys.executable, "-m", "doit_study", "lineage", "models/sft/s-curated-n4/epoch-02", cwd=root)
     )
     assert out["setting"] == "s-curated-n4" and out["checkpoint"]["epoch"] == 2
     assert out["subset"]["name"] == "curated-n4" and len(out["subset"]["sha256"]) == 64
@@ -132,7 +95,7 @@ def test_every_setting_is_evaluated_and_gathered(smoke_runs):
     assert len(rows) == 1 + len(settings) * (10 + 12)  # header, valid and test rows per setting
     assert (root / "metrics/plots/overall.csv").is_file()
     assert len(list((root / "metrics/plots/abilities").glob("*.csv"))) == 12
-    _sh("dvc", "plots", "show", "-o", "plots-html", cwd=root)
+    sh("dvc", "plots", "show", "-o", "plots-html", cwd=root)
     assert "Overall score against data volume" in (root / "plots-html/index.html").read_text(encoding="utf-8")
 
 
@@ -200,9 +163,9 @@ def read_items_or_lines(path: Path) -> list[str]:
 
 def test_second_repro_is_a_no_op(smoke_runs):
     root, _ = smoke_runs
-    output = _sh("dvc", "repro", cwd=root)
+    output = sh("dvc", "repro", cwd=root)
     assert "Running stage" not in output
-    assert "up to date" in _sh("dvc", "status", cwd=root)
+    assert "up to date" in sh("dvc", "status", cwd=root)
 
 
 def test_two_clean_runs_give_identical_hashes(smoke_runs):
@@ -216,7 +179,7 @@ def test_a_params_change_reruns_only_the_stages_that_read_it(smoke_runs):
     params = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
     params["expand"]["n_per_ability"] = [1, 4, 8]
     (root / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
-    output = _sh("dvc", "repro", cwd=root)
+    output = sh("dvc", "repro", cwd=root)
     assert "Running stage 'expand'" in output
     assert "Running stage 'raw'" not in output and "Running stage 'annotate'" not in output
     assert (root / "data/subsets/curated-n8.jsonl").is_file()

@@ -1,4 +1,5 @@
-"""`python -m doit_study lineage <checkpoint>`: where a checkpoint comes from."""
+"""`python -m doit_study lineage <checkpoint>`: where a checkpoint comes from.
+`python -m doit_study budget --params profiles/paper.yaml`: the compute a profile needs."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+from doit_study.budget import compute_budget, mean_tokens_per_item
+from doit_study.config import load_params
 from doit_study.tracking import lineage
 
 
@@ -14,8 +17,25 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     trace = commands.add_parser("lineage", help="trace a checkpoint back to its data, base model and run")
     trace.add_argument("checkpoint", type=Path, help="models/sft/<setting>/epoch-NN (or the setting folder)")
+    plan = commands.add_parser("budget", help="training FLOPs and GPU-hours of a params file")
+    plan.add_argument("--params", type=Path, default=Path("params.yaml"))
+    plan.add_argument("--tokens-per-item", type=float, help="mean tokens per training item (or measure it:)")
+    plan.add_argument("--measure-on", type=Path, help="a subset file to measure tokens per item on")
+    plan.add_argument("--tokenizer", type=Path, help="the tokenizer folder to measure with")
+    plan.add_argument("--gpu-tflops", type=float, default=312.0, help="peak bf16 TFLOP/s (A100: 312)")
+    plan.add_argument("--utilisation", type=float, default=0.4, help="fraction of the peak reached")
     args = parser.parse_args()
-    print(json.dumps(lineage(args.checkpoint), ensure_ascii=False, indent=2))
+    if args.command == "lineage":
+        print(json.dumps(lineage(args.checkpoint), ensure_ascii=False, indent=2))
+        return
+    params = load_params(args.params)
+    tokens = args.tokens_per_item
+    if args.measure_on:
+        tokens = mean_tokens_per_item(args.measure_on, args.tokenizer, params.train.max_length)
+    if not tokens:
+        parser.error("budget: give --tokens-per-item, or --measure-on <subset> with --tokenizer")
+    result = compute_budget(params, tokens, args.gpu_tflops, args.utilisation)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -83,7 +83,8 @@ class SettingRun:
         return self
 
     def __exit__(self, kind, error, trace) -> None:
-        self.mlflow.log_dict({"checkpoints": self.checkpoints}, "checkpoints.json")
+        checkpoints = sorted(self.checkpoints, key=lambda c: c["epoch"])
+        self.mlflow.log_dict({"checkpoints": checkpoints}, "checkpoints.json")
         self.mlflow.end_run(status="FAILED" if error else "FINISHED")
 
 
