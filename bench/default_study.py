@@ -12,12 +12,13 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from doit_study.workspace import copy_without_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {
@@ -26,16 +27,6 @@ ENV = {
     "DVC_NO_ANALYTICS": "1",
 }
 RUNNING = re.compile(r"^Running stage '([^']+)'")
-
-
-def copy_repository(params: Path, target: Path) -> None:
-    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True)
-    for name in files.stdout.split():
-        if not name.startswith(("data/", "models/", "metrics/")) and name != "dvc.lock":
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, target / name)
-    shutil.copy(params, target / "params.yaml")
-    subprocess.run(["git", "init", "-q"], cwd=target, check=True)
 
 
 def timed_repro(root: Path) -> dict:
@@ -78,7 +69,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
-        copy_repository(args.params.resolve(), root)
+        copy_without_outputs(REPO, root, args.params.resolve())
         result = timed_repro(root)
     result["budget_s"] = 15 * 60
     result["within_budget"] = result["total_s"] <= result["budget_s"]

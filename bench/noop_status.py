@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from doit_study.workspace import copy_without_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
@@ -45,13 +46,7 @@ def _placeholder(path: Path) -> None:
 
 
 def build(root: Path) -> int:
-    files = _run(["git", "ls-files"], REPO).split()
-    for name in files:
-        if not name.startswith(("data/", "models/", "metrics/")) and name != "dvc.lock":
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, root / name)
-    shutil.copy(REPO / "profiles/paper.yaml", root / "params.yaml")
-    _run(["git", "init", "-q"], root)
+    copy_without_outputs(REPO, root, REPO / "profiles/paper.yaml")
     from dvc.repo import Repo
 
     with Repo(str(root)) as repo:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from doit_study.schema import AnswerKind, Item, Message, Source
+from doit_study.workspace import copy_without_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -62,17 +62,7 @@ def sh(*args: str, cwd: Path) -> str:
 
 
 def copy_with_smoke_profile(target: Path) -> Path:
-    files = sh("git", "ls-files", "--cached", "--others", "--exclude-standard", cwd=REPO).split("\n")
-    for name in filter(None, files):
-        source = REPO / name
-        if source.is_file() and not name.startswith(("data/", "models/", "metrics/")) and name != "dvc.lock":
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    shutil.copy(REPO / "profiles/smoke.yaml", target / "params.yaml")
-    sh("git", "init", "-q", "-b", "main", cwd=target)
-    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A", cwd=target)
-    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "smoke", cwd=target)
-    return target
+    return copy_without_outputs(REPO, target, REPO / "profiles/smoke.yaml")
 
 
 @pytest.fixture(scope="session")
