@@ -19,7 +19,7 @@ from doit_study.config import load_group
 from doit_study.io import DataError, read_items, sha256_file, sha256_text, write_json
 from doit_study.modeling import folder_hash, load_causal_lm, load_tokenizer, parameter_count, with_lora
 from doit_study.tracking import RUN_RECORD, SettingRun, require_tracking_server
-from doit_study.training import CHECKPOINT_RECORD, checkpoint_sha256, config_from, train
+from doit_study.training import checkpoint_sha256, config_from, train
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -94,12 +94,6 @@ def main(argv: list[str] | None = None) -> None:
             on_step=log_step if run else None,
             on_epoch=log_checkpoint if run else None,
         )
-        # epochs finished by an earlier, interrupted run are recorded too, so the run names them all
-        logged = {c["epoch"] for c in run.checkpoints} if run else set()
-        for folder in sorted(out.glob("epoch-*")) if run else []:
-            record = json.loads((folder / CHECKPOINT_RECORD).read_text(encoding="utf-8"))
-            if record["epoch"] not in logged:
-                log_checkpoint(record["epoch"], folder, record["train_loss"])
     if not main_process:
         return
     checkpoints = [

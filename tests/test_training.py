@@ -88,6 +88,16 @@ def test_killed_run_resumes_to_the_same_weights(tokenizer, tmp_path):
     resumed, losses = _run(tokenizer, tmp_path / "killed")
     assert sha256_file(resumed / WEIGHTS) == sha256_file(uninterrupted / WEIGHTS)
     assert len(losses) == 2 * 3  # only epochs 2 and 3 ran again (3 steps each)
+    reported = []  # a run resumed with every epoch done still reports each checkpoint it ends with
+    train(
+        new_tiny_llama(SHAPE, tokenizer, seed=0),
+        tokenizer,
+        _examples(tokenizer),
+        _config(),
+        tmp_path / "killed",
+        on_epoch=lambda epoch, folder, loss: reported.append((epoch, folder.name)),
+    )
+    assert reported == [(1, "epoch-01"), (2, "epoch-02"), (3, "epoch-03")]
 
 
 def test_accumulation_matches_one_big_batch(tokenizer, tmp_path):

@@ -55,12 +55,12 @@ def git_commit() -> str:
 
 
 class SettingRun:
-    """The MLflow run of one training setting (a context manager)."""
+    """The MLflow run of one training setting (a context manager). The stage calls
+    `require_tracking_server` first, before any work."""
 
     def __init__(self, setting: str, stage: str, params: dict, tags: dict):
         import mlflow
 
-        require_tracking_server()
         self.mlflow = mlflow
         mlflow.set_tracking_uri(tracking_uri())
         mlflow.set_experiment(EXPERIMENT)
@@ -83,8 +83,7 @@ class SettingRun:
         return self
 
     def __exit__(self, kind, error, trace) -> None:
-        checkpoints = sorted(self.checkpoints, key=lambda c: c["epoch"])
-        self.mlflow.log_dict({"checkpoints": checkpoints}, "checkpoints.json")
+        self.mlflow.log_dict({"checkpoints": self.checkpoints}, "checkpoints.json")
         self.mlflow.end_run(status="FAILED" if error else "FINISHED")
 
 

@@ -226,7 +226,8 @@ def train(
     fingerprint: str = "",
 ) -> Path:
     """Train for config.epochs, resuming after the last complete epoch in out_dir; return the last
-    checkpoint folder. The same config and data give bit-identical checkpoints on CPU.
+    checkpoint folder. The same config and data give bit-identical checkpoints on CPU. `on_epoch`
+    is called for every epoch checkpoint the run ends with, those found complete on resuming first.
 
     Under `accelerate launch` with several processes, each process takes every world-th micro-batch
     of a global batch and DDP averages the gradients; the global batch, and so the update, is the
@@ -250,6 +251,14 @@ def train(
     done = last_complete_epoch(out_dir)
     if done:
         restore_checkpoint(epoch_dir(out_dir, done), model, optimizer, scheduler)
+    if on_epoch and accelerator.is_main_process:  # epochs an earlier, interrupted run finished
+        for epoch in range(1, done + 1):
+            folder = epoch_dir(out_dir, epoch)
+            on_epoch(
+                epoch,
+                folder,
+                json.loads((folder / CHECKPOINT_RECORD).read_text(encoding="utf-8"))["train_loss"],
+            )
     wrapped = accelerator.prepare_model(model) if accelerator.num_processes > 1 else model
     lengths = [len(ids) for ids, _ in examples]
     wrapped.train()
