@@ -15,16 +15,14 @@ from doit_study.config import load_group
 from doit_study.evaluation import (
     read_benchmarks,
     read_scorable,
-    score_items,
     score_test_and_benchmarks,
     scoring_config,
-    summarise,
-    with_progress,
     write_test_predictions,
 )
 from doit_study.io import DataError, atomic_dir, write_json, write_json_lines
 from doit_study.modeling import load_tokenizer
 from doit_study.results import in_domain_mean, select_best_epoch, setting_metrics
+from doit_study.selection import recorded_selection, score_on_valid, selection_spec
 from doit_study.tracking import RUN_RECORD, log_evaluation, require_tracking_server
 from doit_study.training import load_checkpoint
 
@@ -52,20 +50,23 @@ def main(argv: list[str] | None = None) -> None:
     config = scoring_config(params)
     torch.manual_seed(0)  # nothing here samples; seeded so that nothing can differ between runs
 
-    valid_predictions, valid_summaries = {}, {}
-    for epoch in sorted(checkpoints):
-        path = Path(checkpoints[epoch]["path"])
-        model, tokenizer = load_checkpoint(path, base), load_tokenizer(path)
-        label = f"{args.setting} valid epoch {epoch}"
-        valid_predictions[epoch] = with_progress(
-            label, len(valid), score_items, model, tokenizer, valid, config
+    # with train.keep_checkpoints: best the train stage scored every epoch on valid and kept one
+    by_epoch = recorded_selection(Path(args.checkpoints), selection_spec(params, valid)) or {
+        epoch: score_on_valid(
+            Path(checkpoints[epoch]["path"]), base, valid, config, f"{args.setting} valid epoch {epoch}"
         )
-        valid_summaries[epoch] = summarise(valid, valid_predictions[epoch])
+        for epoch in sorted(checkpoints)
+    }
+    valid_predictions = {epoch: predictions for epoch, (predictions, _) in by_epoch.items()}
+    valid_summaries = {epoch: summary for epoch, (_, summary) in by_epoch.items()}
     scores = {epoch: in_domain_mean(summary) for epoch, summary in valid_summaries.items()}
     try:
         best = select_best_epoch(scores, params.min_epoch)
     except ValueError as error:
         raise DataError(args.params, str(error), None, "evaluate.min_epoch") from None
+    if best not in checkpoints:
+        message = f"the selected epoch {best} has no checkpoint (pruned?): retrain the setting"
+        raise DataError(record_path, message)
 
     path = Path(checkpoints[best]["path"])
     model, tokenizer = load_checkpoint(path, base), load_tokenizer(path)

@@ -1,7 +1,8 @@
 """Stages train@<setting> and train_mix@<mix>: supervised fine-tuning of one setting (a base model
 size and a subset), a checkpoint after every epoch in models/sft/<setting>/epoch-NN/, one MLflow run,
 and run.json (the lineage record) beside the checkpoints. A killed run resumes from its last complete
-epoch."""
+epoch. With train.keep_checkpoints: best, every epoch is scored on valid as it is written and only
+the selected checkpoint is kept (doit_study.selection)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from accelerate import PartialState
 from doit_study.chat import encode_dialogue
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
+from doit_study.evaluation import read_scorable
 from doit_study.io import DataError, read_items, sha256_file, sha256_text, write_json
 from doit_study.modeling import folder_hash, load_causal_lm, load_tokenizer, parameter_count, with_lora
+from doit_study.selection import CheckpointKeeper, forget_selection, selection_spec
 from doit_study.tracking import RUN_RECORD, SettingRun, require_tracking_server
-from doit_study.training import checkpoint_sha256, config_from, train
+from doit_study.training import checkpoint_sha256, config_from, epoch_dir, train
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subset", required=True, help="data/subsets/<name>.jsonl or data/mixes/<mix>.jsonl")
     parser.add_argument("--base", required=True, help="models/base/<size>")
     parser.add_argument("--raw-manifest", required=True, help="data/raw/manifest.json")
+    parser.add_argument("--valid", required=True, help="data/annotated/valid (read to keep only the best)")
     parser.add_argument("--out", required=True, help="models/sft/<setting>")
     args = parser.parse_args(argv)
     params = load_group(args.params, "train")
@@ -61,7 +65,12 @@ def main(argv: list[str] | None = None) -> None:
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "lora": params.lora.model_dump() if params.lora else None,
     }
-    fingerprint = sha256_text(json.dumps([resolved, subset_sha, base_sha], sort_keys=True))
+    made_of = [resolved, subset_sha, base_sha]
+    if params.keep_checkpoints == "best":  # pruned checkpoints cannot be selected again: part of the run
+        evaluate = load_group(args.params, "evaluate")
+        valid = read_scorable(Path(args.valid), evaluate.valid_per_ability)
+        made_of.append(selection_spec(evaluate, valid))
+    fingerprint = sha256_text(json.dumps(made_of, sort_keys=True))
     out = Path(args.out)
     tags = {
         "subset_sha256": subset_sha,
@@ -80,20 +89,35 @@ def main(argv: list[str] | None = None) -> None:
     def log_step(log) -> None:
         run.log_step(log.step, asdict(log))
 
-    def log_checkpoint(epoch: int, folder: Path, loss: float) -> None:
+    keeper = None
+    if main_process and params.keep_checkpoints == "best":
+        keeper = CheckpointKeeper(out, fingerprint, made_of[-1], base, valid, args.setting)
+    elif main_process:
+        forget_selection(out)  # a record left by a keep-best run would speak for these checkpoints
+
+    def on_epoch(epoch: int, folder: Path, loss: float) -> None:
         run.log_checkpoint(epoch, folder, checkpoint_sha256(folder), loss)
+        if keeper:
+            keeper.add(epoch, folder, checkpoint_sha256(folder), loss)
 
     with run or contextlib.nullcontext():
-        train(
-            model,
-            tokenizer,
-            examples,
-            config,
-            out,
-            fingerprint=fingerprint,
-            on_step=log_step if run else None,
-            on_epoch=log_checkpoint if run else None,
-        )
+        if keeper and keeper.complete():  # trained and selected before: only the best is left
+            best = keeper.record["best_epoch"]
+            loss = keeper.record["epochs"][str(best)]["train_loss"]
+            run.log_checkpoint(best, epoch_dir(out, best), checkpoint_sha256(epoch_dir(out, best)), loss)
+        else:
+            train(
+                model,
+                tokenizer,
+                examples,
+                config,
+                out,
+                fingerprint=fingerprint,
+                on_step=log_step if run else None,
+                on_epoch=on_epoch if run else None,
+            )
+            if keeper:
+                keeper.finish()
     if not main_process:
         return
     checkpoints = [
@@ -110,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
             "subset": {"name": subset.stem, "path": str(subset), "sha256": subset_sha},
             "base_model": {"size": args.size, "path": str(base), "sha256": base_sha},
             "raw_manifest": args.raw_manifest,
+            "keep_checkpoints": params.keep_checkpoints,
             "checkpoints": checkpoints,
         },
     )

@@ -65,6 +65,8 @@ def _train(root: Path, out: str, launcher: list[str]) -> Path:
         "base",
         "--raw-manifest",
         "manifest.json",
+        "--valid",
+        "valid",
         "--out",
         out,
     ]

@@ -127,6 +127,8 @@ def _args(params, subset, base, out):
         str(base),
         "--raw-manifest",
         "data/raw/manifest.json",
+        "--valid",
+        "data/annotated/valid",
         "--out",
         str(out),
     ]

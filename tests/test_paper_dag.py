@@ -5,6 +5,7 @@ import shutil
 import subprocess
 from collections import Counter
 
+import pytest
 import yaml
 
 from tests.conftest import ENV, REPO
@@ -44,3 +45,27 @@ def test_the_paper_profile_expands_to_the_papers_study(tmp_path):
     grid = [s for s in settings.values() if s["subset"].startswith(("curated-n", "synthetic-n"))]
     assert epochs == 15 and len(grid) * epochs == 540  # the scaling grid: the paper's "over 500"
     assert (groups["train"] + groups["train_mix"]) * epochs == 765  # with single-ability runs and mixes
+
+
+@pytest.mark.parametrize("profile", ["params.yaml", "profiles/smoke.yaml", "profiles/paper.yaml"])
+def test_every_param_a_stage_declares_is_in_the_profile(tmp_path, profile):
+    """DVC refuses to commit a stage whose declared param is missing from params.yaml."""
+    from dvc.repo import Repo
+
+    shutil.copy(REPO / "dvc.yaml", tmp_path / "dvc.yaml")
+    shutil.copy(REPO / profile, tmp_path / "params.yaml")
+    for command in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+        subprocess.run(command, cwd=tmp_path, env=ENV, check=True)
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text(encoding="utf-8"))
+    missing = set()
+    with Repo(str(tmp_path)) as repo:
+        for stage in repo.index.stages:
+            for dep in stage.deps:
+                for key in getattr(dep, "params", None) or []:
+                    node = params
+                    for part in key.split("."):
+                        if not isinstance(node, dict) or part not in node:
+                            missing.add(f"{stage.addressing}: {key}")
+                            break
+                        node = node[part]
+    assert not missing, sorted(missing)[:5]

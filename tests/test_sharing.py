@@ -170,6 +170,38 @@ def test_a_branch_with_another_setting_diffs_against_main(published, tmp_path):
     assert ("workspace", 160.0) in points and ("main", 160.0) not in points and ("main", 40.0) in points
 
 
+def test_keeping_only_the_best_checkpoint_stores_one_and_scores_the_same(published, tmp_path):
+    root, _ = published
+    clone, setting = _clone(root, tmp_path / "clone"), "s-curated-n4"
+    params = yaml.safe_load((clone / "params.yaml").read_text(encoding="utf-8"))
+    params["train"]["keep_checkpoints"] = "best"
+    (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    output = sh("dvc", "repro", f"evaluate@{setting}", cwd=clone)
+    assert f"Running stage 'train@{setting}'" in output and "Running stage 'train@s-curated-n1'" not in output
+
+    metrics_file = f"metrics/settings/{setting}.json"
+    metrics = json.loads((clone / metrics_file).read_text(encoding="utf-8"))
+    assert metrics == json.loads((root / metrics_file).read_text(encoding="utf-8"))
+    predictions = sorted(p.name for p in (root / "metrics/predictions" / setting).iterdir())
+    assert "valid-epoch-01.jsonl" in predictions and "valid-epoch-02.jsonl" in predictions
+    for name in predictions:  # every epoch's valid predictions, though only one checkpoint is left
+        assert (clone / "metrics/predictions" / setting / name).read_bytes() == (
+            root / "metrics/predictions" / setting / name
+        ).read_bytes(), name
+    folder = clone / "models/sft" / setting
+    assert sorted(p.name for p in folder.glob("epoch-*")) == [f"epoch-{metrics['best_epoch']:02d}"]
+
+    def checkpoint_files(repo: Path) -> int:  # what dvc.lock records is what dvc push sends
+        lock = yaml.safe_load((repo / "dvc.lock").read_text(encoding="utf-8"))
+        return lock["stages"][f"train@{setting}"]["outs"][0]["nfiles"]
+
+    assert checkpoint_files(clone) < checkpoint_files(root)
+    weights = next(folder.glob("epoch-*/model.safetensors"))
+    written, hashes = weights.stat().st_mtime_ns, _outputs(clone)
+    sh("dvc", "repro", "-f", "-s", f"train@{setting}", cwd=clone)  # finished: nothing to train again
+    assert weights.stat().st_mtime_ns == written and _outputs(clone) == hashes
+
+
 def _levels(document) -> set[float]:
     """Every analysis.bootstrap.level found in `dvc exp show --json` output."""
     found = set()

@@ -202,6 +202,8 @@ class TrainParams(_Strict):
     max_length: int = Field(512, ge=16)  # tokens; longer dialogues are trimmed (the paper: 2048)
     optim: OptimParams
     lora: LoraParams | None = None  # null: full fine-tuning, as in the paper
+    # best: select on valid after every epoch and keep only the selected checkpoint (selection.py)
+    keep_checkpoints: Literal["all", "best"] = "all"
     settings: dict[str, SettingSpec] = Field(min_length=1)
 
     @field_validator("settings")

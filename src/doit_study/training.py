@@ -227,7 +227,8 @@ def train(
 ) -> Path:
     """Train for config.epochs, resuming after the last complete epoch in out_dir; return the last
     checkpoint folder. The same config and data give bit-identical checkpoints on CPU. `on_epoch`
-    is called for every epoch checkpoint the run ends with, those found complete on resuming first.
+    is called for every epoch checkpoint the run ends with, those found complete on resuming first
+    (except folders the caller removed: only the newest is needed to resume).
 
     Under `accelerate launch` with several processes, each process takes every world-th micro-batch
     of a global batch and DDP averages the gradients; the global batch, and so the update, is the
@@ -254,6 +255,8 @@ def train(
     if on_epoch and accelerator.is_main_process:  # epochs an earlier, interrupted run finished
         for epoch in range(1, done + 1):
             folder = epoch_dir(out_dir, epoch)
+            if not folder.is_dir():  # pruned by the caller (train.keep_checkpoints: best)
+                continue
             on_epoch(
                 epoch,
                 folder,

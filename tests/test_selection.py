@@ -1,0 +1,149 @@
+"""train.keep_checkpoints: best: selection on valid as each epoch is written, only the best kept,
+the same numbers as scoring every checkpoint afterwards, and safe to kill and resume."""
+
+import json
+
+import pytest
+
+from doit_study.config import EvaluateParams
+from doit_study.io import DataError, sha256_file
+from doit_study.modeling import WEIGHTS, new_tiny_llama
+from doit_study.results import in_domain_mean, select_best_epoch
+from doit_study.schema import AnswerKind
+from doit_study.selection import (
+    SELECTION_RECORD,
+    CheckpointKeeper,
+    recorded_selection,
+    score_on_valid,
+    selection_spec,
+)
+from doit_study.training import checkpoint_sha256, epoch_dir, train
+from tests.conftest import make
+from tests.test_training import PAIRS, SHAPE, _config, _examples, tokenizer  # noqa: F401
+
+EPOCHS = 4
+PARAMS = EvaluateParams(min_epoch=2, nll_token_budget=256)
+
+
+@pytest.fixture(scope="module")
+def valid():
+    """Distractor items (scored by perplexity, so the score moves between epochs) and a fill item."""
+    items = [
+        make(q, a, "math", AnswerKind.open, fmt=1, choices=[a, PAIRS[(i + 1) % 12][1], a.replace("等于", "")])
+        for i, (q, a) in enumerate(PAIRS[:8])
+    ]
+    return [*items, make("第一题：一加二等于几？", "三", "chinese", AnswerKind.fill)]
+
+
+def _kept(out):
+    return sorted(int(p.name[6:]) for p in out.glob("epoch-*"))
+
+
+def _train(tokenizer, out, keeper, on_step=None):  # noqa: F811
+    def on_epoch(epoch, folder, loss):
+        keeper.add(epoch, folder, checkpoint_sha256(folder), loss)
+
+    train(
+        new_tiny_llama(SHAPE, tokenizer, seed=0),
+        tokenizer,
+        _examples(tokenizer),
+        _config(epochs=EPOCHS),
+        out,
+        fingerprint="run",
+        on_step=on_step,
+        on_epoch=on_epoch,
+    )
+    return keeper.finish()
+
+
+def _keeper(out, valid):
+    return CheckpointKeeper(out, "run", selection_spec(PARAMS, valid), None, valid, "test")
+
+
+def test_only_the_best_is_kept_with_the_scores_of_keeping_all(tokenizer, valid, tmp_path):  # noqa: F811
+    every = tmp_path / "all"
+    model = new_tiny_llama(SHAPE, tokenizer, seed=0)
+    train(model, tokenizer, _examples(tokenizer), _config(epochs=EPOCHS), every)
+    config = _keeper(tmp_path / "unused", valid).config
+    scored = {e: score_on_valid(epoch_dir(every, e), None, valid, config, "all") for e in range(1, 5)}
+    scores = {epoch: in_domain_mean(summary) for epoch, (_, summary) in scored.items()}
+    expected_best = select_best_epoch(scores, PARAMS.min_epoch)
+
+    best = _train(tokenizer, tmp_path / "best", _keeper(tmp_path / "best", valid))
+    assert best == expected_best
+    assert _kept(tmp_path / "best") == [best]
+    weights = epoch_dir(tmp_path / "best", best) / WEIGHTS
+    assert sha256_file(weights) == sha256_file(epoch_dir(every, best) / WEIGHTS)
+    recorded = recorded_selection(tmp_path / "best", selection_spec(PARAMS, valid))
+    assert sorted(recorded) == list(range(1, EPOCHS + 1))
+    for epoch, (predictions, summary) in scored.items():
+        assert recorded[epoch] == (predictions, summary)  # predictions read back equal the scored ones
+
+
+def test_epochs_that_can_no_longer_win_are_removed_during_training(tokenizer, valid, tmp_path):  # noqa: F811
+    out = tmp_path / "run"
+    keeper = _keeper(out, valid)
+    seen = []
+
+    def on_epoch(epoch, folder, loss):
+        keeper.add(epoch, folder, checkpoint_sha256(folder), loss)
+        seen.append(_kept(out))
+
+    train(
+        new_tiny_llama(SHAPE, tokenizer, seed=0),
+        tokenizer,
+        _examples(tokenizer),
+        _config(epochs=EPOCHS),
+        out,
+        fingerprint="run",
+        on_epoch=on_epoch,
+    )
+    assert seen[0] == [1]  # the newest is kept to resume from
+    assert seen[1] == [2]  # epoch 1 is before min_epoch: it can never be selected
+    scores = keeper.scores
+    for epoch, kept in enumerate(seen[2:], start=3):
+        best_so_far = select_best_epoch({e: scores[e] for e in range(2, epoch + 1)}, 2)
+        assert kept == sorted({epoch, best_so_far})
+
+
+def test_a_killed_run_resumes_to_the_same_selection(tokenizer, valid, tmp_path):  # noqa: F811
+    _train(tokenizer, tmp_path / "full", _keeper(tmp_path / "full", valid))
+
+    class Killed(Exception):
+        pass
+
+    def kill_in_epoch_three(log):
+        if log.epoch == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        _train(tokenizer, tmp_path / "killed", _keeper(tmp_path / "killed", valid), kill_in_epoch_three)
+    assert 2 in _kept(tmp_path / "killed")  # the newest complete epoch survives the kill
+    (tmp_path / "killed" / ".epoch-01.pruned").mkdir()  # as if killed while removing epoch 1
+    keeper = _keeper(tmp_path / "killed", valid)
+    assert sorted(keeper.scores) == [1, 2] and not keeper.complete()
+    best = _train(tokenizer, tmp_path / "killed", keeper)
+
+    full, killed = (json.loads((tmp_path / d / SELECTION_RECORD).read_text()) for d in ("full", "killed"))
+    assert killed == full
+    assert sha256_file(epoch_dir(tmp_path / "killed", best) / WEIGHTS) == sha256_file(
+        epoch_dir(tmp_path / "full", best) / WEIGHTS
+    )
+    assert _keeper(tmp_path / "killed", valid).complete()  # a rerun knows it has nothing to do
+    assert not (tmp_path / "killed" / ".epoch-01.pruned").exists()
+
+
+def test_a_selection_made_under_other_params_is_refused(tokenizer, valid, tmp_path):  # noqa: F811
+    _train(tokenizer, tmp_path, _keeper(tmp_path, valid))
+    other = selection_spec(EvaluateParams(min_epoch=3, nll_token_budget=256), valid)
+    with pytest.raises(DataError, match=r"evaluate\.min_epoch"):
+        recorded_selection(tmp_path, other)
+    fewer = selection_spec(PARAMS, valid[:-1])
+    with pytest.raises(DataError, match="valid items"):
+        recorded_selection(tmp_path, fewer)
+    # another fingerprint (other params, data or base model): the record is not reused
+    assert _keeper_with_fingerprint(tmp_path, valid, "another run").scores == {}
+
+
+def _keeper_with_fingerprint(out, valid, fingerprint):
+    return CheckpointKeeper(out, fingerprint, selection_spec(PARAMS, valid), None, valid, "test")
