@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from doit_study.chat import chat_ids, encode_prompt
+from doit_study.checkpoints import load_checkpoint
 from doit_study.config import load_group
 from doit_study.io import read_items
 from doit_study.modeling import load_tokenizer, parameter_count
@@ -30,7 +31,6 @@ from doit_study.scoring import (
     padded,
     token_logprobs,
 )
-from doit_study.training import load_checkpoint
 
 
 @torch.inference_mode()
@@ -49,10 +49,10 @@ def batched_without_reuse(model, prompts, choices, pad_id: int, token_budget: in
         while end < len(rows) and (end - start + 1) * len(rows[end][2]) <= token_budget:
             end += 1
         batch = rows[start:end]
-        ids, mask = padded([row[2] for row in batch], pad_id, "right")
+        ids, mask = padded([row[2] for row in batch], pad_id, "right", model.device)
         logits = model(input_ids=ids, attention_mask=mask).logits
         for r, (i, k, seq, prompt_len) in enumerate(batch):
-            target = torch.tensor(seq[prompt_len:])
+            target = torch.tensor(seq[prompt_len:], device=model.device)
             logp = token_logprobs(logits[r, prompt_len - 1 : len(seq) - 1], target)
             result[i][k] = -logp.mean().item()
         start = end
@@ -106,7 +106,8 @@ def main() -> None:
             config = GenerationConfig(
                 do_sample=False, max_new_tokens=budget, eos_token_id=stops, pad_token_id=ids.pad
             )
-            outputs.append(model.generate(input_ids=torch.tensor([prompt]), generation_config=config))
+            ids_in = torch.tensor([prompt], device=model.device)
+            outputs.append(model.generate(input_ids=ids_in, generation_config=config))
         return outputs
 
     _, plain_s = timed(plain_generate)

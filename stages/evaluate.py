@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from doit_study.checkpoints import load_checkpoint
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
 from doit_study.evaluation import (
@@ -24,7 +25,6 @@ from doit_study.modeling import load_tokenizer
 from doit_study.results import in_domain_mean, select_best_epoch, setting_metrics
 from doit_study.selection import recorded_selection, score_on_valid, selection_spec
 from doit_study.tracking import RUN_RECORD, log_evaluation, require_tracking_server
-from doit_study.training import load_checkpoint
 
 
 def main(argv: list[str] | None = None) -> None:

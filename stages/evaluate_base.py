@@ -18,7 +18,7 @@ from doit_study.evaluation import (
     write_test_predictions,
 )
 from doit_study.io import atomic_dir, write_json
-from doit_study.modeling import load_causal_lm, load_tokenizer, parameter_count
+from doit_study.modeling import inference_device, load_causal_lm, load_tokenizer, parameter_count
 from doit_study.results import overall
 
 
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     questions = read_benchmarks(Path(args.benchmarks))
     config = scoring_config(params)
     torch.manual_seed(0)
-    model, tokenizer = load_causal_lm(args.base).eval(), load_tokenizer(args.base)
+    model, tokenizer = load_causal_lm(args.base).to(inference_device()).eval(), load_tokenizer(args.base)
     results = score_test_and_benchmarks(
         model, tokenizer, test, questions, config, params.shots, params.benchmark_batch, f"base {args.size}"
     )

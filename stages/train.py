@@ -15,6 +15,7 @@ import torch
 from accelerate import PartialState
 
 from doit_study.chat import encode_dialogue
+from doit_study.checkpoints import checkpoint_sha256, epoch_dir
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
 from doit_study.evaluation import read_scorable
@@ -22,7 +23,7 @@ from doit_study.io import DataError, read_items, sha256_file, sha256_text, write
 from doit_study.modeling import folder_hash, load_causal_lm, load_tokenizer, parameter_count, with_lora
 from doit_study.selection import CheckpointKeeper, forget_selection, selection_spec
 from doit_study.tracking import RUN_RECORD, SettingRun, require_tracking_server
-from doit_study.training import checkpoint_sha256, config_from, epoch_dir, train
+from doit_study.training import config_from, train
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -113,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
                 config,
                 out,
                 fingerprint=fingerprint,
+                sharding=params.sharding,
                 on_step=log_step if run else None,
                 on_epoch=on_epoch if run else None,
             )

@@ -3,6 +3,7 @@
 import pytest
 
 from doit_study.chat import add_chat_tokens
+from doit_study.checkpoints import load_checkpoint
 from doit_study.evaluation import (
     ScoringConfig,
     check_scorable,
@@ -15,7 +16,6 @@ from doit_study.io import DataError, sha256_file
 from doit_study.modeling import TinyLlama, new_tiny_llama
 from doit_study.schema import AnswerKind
 from doit_study.tokenizer_training import train_tokenizer
-from doit_study.training import load_checkpoint
 from tests.conftest import make
 
 FOUR = "细胞中储存遗传信息的是：\nA. 核糖体\nB. DNA\nC. 线粒体\nD. 高尔基体\n请选出正确的一项。"

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from doit_study.checkpoints import checkpoint_sha256, epoch_dir
 from doit_study.config import EvaluateParams
 from doit_study.io import DataError, sha256_file
 from doit_study.modeling import WEIGHTS, new_tiny_llama
@@ -17,7 +18,7 @@ from doit_study.selection import (
     score_on_valid,
     selection_spec,
 )
-from doit_study.training import checkpoint_sha256, epoch_dir, train
+from doit_study.training import train
 from tests.conftest import make
 from tests.test_training import PAIRS, SHAPE, _config, _examples, tokenizer  # noqa: F401
 
@@ -39,9 +40,11 @@ def _kept(out):
     return sorted(int(p.name[6:]) for p in out.glob("epoch-*"))
 
 
-def _train(tokenizer, out, keeper, on_step=None):  # noqa: F811
+def _train(tokenizer, out, keeper, on_step=None, after_epoch=None):  # noqa: F811
     def on_epoch(epoch, folder, loss):
         keeper.add(epoch, folder, checkpoint_sha256(folder), loss)
+        if after_epoch:
+            after_epoch()
 
     train(
         new_tiny_llama(SHAPE, tokenizer, seed=0),
@@ -82,28 +85,15 @@ def test_only_the_best_is_kept_with_the_scores_of_keeping_all(tokenizer, valid, 
 
 def test_epochs_that_can_no_longer_win_are_removed_during_training(tokenizer, valid, tmp_path):  # noqa: F811
     out = tmp_path / "run"
-    keeper = _keeper(out, valid)
-    seen = []
-
-    def on_epoch(epoch, folder, loss):
-        keeper.add(epoch, folder, checkpoint_sha256(folder), loss)
-        seen.append(_kept(out))
-
-    train(
-        new_tiny_llama(SHAPE, tokenizer, seed=0),
-        tokenizer,
-        _examples(tokenizer),
-        _config(epochs=EPOCHS),
-        out,
-        fingerprint="run",
-        on_epoch=on_epoch,
-    )
+    keeper, seen = _keeper(out, valid), []
+    best = _train(tokenizer, out, keeper, after_epoch=lambda: seen.append(_kept(out)))
     assert seen[0] == [1]  # the newest is kept to resume from
     assert seen[1] == [2]  # epoch 1 is before min_epoch: it can never be selected
     scores = keeper.scores
     for epoch, kept in enumerate(seen[2:], start=3):
         best_so_far = select_best_epoch({e: scores[e] for e in range(2, epoch + 1)}, 2)
         assert kept == sorted({epoch, best_so_far})
+    assert _kept(out) == [best]
 
 
 def test_a_killed_run_resumes_to_the_same_selection(tokenizer, valid, tmp_path):  # noqa: F811

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -202,6 +203,23 @@ def test_keeping_only_the_best_checkpoint_stores_one_and_scores_the_same(publish
     assert weights.stat().st_mtime_ns == written and _outputs(clone) == hashes
 
 
+def test_the_train_stage_runs_under_the_configured_launcher(published, tmp_path):
+    """train.launcher: dvc repro itself starts accelerate with several processes (here two on CPU)."""
+    root, _ = published
+    clone = _clone(root, tmp_path / "clone")
+    params = yaml.safe_load((clone / "params.yaml").read_text(encoding="utf-8"))
+    two_processes = "--multi_gpu --num_processes 2 --num_machines 1 --mixed_precision no --dynamo_backend no"
+    params["train"]["launcher"] = f"accelerate launch {two_processes}"
+    (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    assert "train@s-curated-n4" in sh("dvc", "status", "train@s-curated-n4", cwd=clone)  # the command changed
+    shutil.rmtree(clone / "models/sft/s-curated-n4")
+    sh("dvc", "repro", "-s", "train@s-curated-n4", cwd=clone)
+    record = json.loads(
+        (clone / "models/sft/s-curated-n4/epoch-02/checkpoint.json").read_text(encoding="utf-8")
+    )
+    assert record["processes"] == 2
+
+
 def _levels(document) -> set[float]:
     """Every analysis.bootstrap.level found in `dvc exp show --json` output."""
     found = set()
@@ -307,38 +325,26 @@ def test_a_tracking_server_receives_runs_metrics_tags_and_checkpoints(
 
 
 def _interrupt(clone: Path, stage: str, sign: signal.Signals, ready) -> None:
-    """Run one stage and send `sign` to its whole process group as soon as `ready()` holds."""
+    """Run one stage and send `sign` to its whole process group as soon as `ready(lines)` holds for
+    the lines it has printed so far."""
     process = subprocess.Popen(
         ["dvc", "repro", "-f", "-s", stage],
         cwd=clone,
         env=ENV,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
         start_new_session=True,
     )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
     deadline = time.monotonic() + 120
-    while not ready() and process.poll() is None and time.monotonic() < deadline:
+    while not ready(lines) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     assert process.poll() is None, f"{stage} ended (exit {process.returncode}) before it could be interrupted"
     os.killpg(process.pid, sign)
-    assert process.wait(timeout=60) != 0
-
-
-def _running_for(script: str, seconds: float):
-    """A readiness check: true once a process running `script` has been alive for `seconds`."""
-    first_seen: list[float] = []
-
-    def ready() -> bool:
-        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-            try:
-                if script.encode() in cmdline.read_bytes():
-                    first_seen[:] = first_seen or [time.monotonic()]
-                    return time.monotonic() - first_seen[0] > seconds
-            except OSError:  # the process ended while being read
-                continue
-        return False
-
-    return ready
+    assert process.wait(timeout=60) != 0, "".join(lines)
 
 
 def test_an_interrupted_repro_ends_with_the_same_results(published, tmp_path):
@@ -346,8 +352,12 @@ def test_an_interrupted_repro_ends_with_the_same_results(published, tmp_path):
     clone = _clone(root, tmp_path / "clone")
     checkpoints = clone / "models/sft/s-curated-n4"
     shutil.rmtree(checkpoints)
-    _interrupt(clone, "train@s-curated-n4", signal.SIGKILL, checkpoints.exists)  # as training starts
-    _interrupt(clone, "evaluate@m-curated-n4", signal.SIGINT, _running_for("stages/evaluate.py", 3.0))
+    _interrupt(clone, "train@s-curated-n4", signal.SIGKILL, lambda _: checkpoints.exists())  # as it trains
+
+    def first_epoch_scored(lines: list[str]) -> bool:  # mid-evaluation: epoch 2 is being scored
+        return any("valid epoch 1:" in line for line in lines)
+
+    _interrupt(clone, "evaluate@m-curated-n4", signal.SIGINT, first_epoch_scored)
     sh("dvc", "repro", cwd=clone)
     assert "up to date" in sh("dvc", "status", cwd=clone)
     assert _outputs(clone) == _outputs(root)

@@ -2,11 +2,12 @@ import pytest
 import torch
 
 from doit_study.chat import encode_dialogue
+from doit_study.checkpoints import last_complete_epoch
 from doit_study.io import DataError, sha256_file
 from doit_study.modeling import WEIGHTS, TinyLlama, new_tiny_llama
 from doit_study.schema import Message
 from doit_study.tokenizer_training import train_tokenizer
-from doit_study.training import TrainConfig, last_complete_epoch, length_grouped_batches, train
+from doit_study.training import TrainConfig, length_grouped_batches, train
 
 SHAPE = TinyLlama(hidden_size=32, layers=2, heads=4, intermediate_size=64, max_position_embeddings=128)
 PAIRS = [
@@ -132,8 +133,8 @@ def test_length_grouping_keeps_padding_low_and_covers_every_example():
 def test_lora_trains_adapters_only_and_resumes(tokenizer, tmp_path):
     from safetensors.torch import load_file
 
+    from doit_study.checkpoints import ADAPTER_WEIGHTS
     from doit_study.modeling import with_lora
-    from doit_study.training import ADAPTER_WEIGHTS
 
     def lora_model():
         return with_lora(new_tiny_llama(SHAPE, tokenizer, seed=0), 4, 8, 0.0, ["q_proj", "v_proj"])

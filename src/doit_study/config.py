@@ -204,6 +204,10 @@ class TrainParams(_Strict):
     lora: LoraParams | None = None  # null: full fine-tuning, as in the paper
     # best: select on valid after every epoch and keep only the selected checkpoint (selection.py)
     keep_checkpoints: Literal["all", "best"] = "all"
+    # fsdp: several processes shard the model instead of replicating it (sharding.py)
+    sharding: Literal["none", "fsdp"] = "none"
+    # what runs stages/train.py in dvc.yaml: python, or accelerate launch with its options
+    launcher: str = Field("python", min_length=1)
     settings: dict[str, SettingSpec] = Field(min_length=1)
 
     @field_validator("settings")

@@ -77,6 +77,13 @@ def load_causal_lm(path: os.PathLike | str, *, trust_remote_code: bool = False):
     )
 
 
+def inference_device():
+    """Where evaluation runs: the first GPU when there is one."""
+    import torch
+
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def load_tokenizer(path: os.PathLike | str, *, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 

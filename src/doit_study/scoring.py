@@ -20,8 +20,11 @@ def _length_sorted_batches(keys: Sequence, batch_size: int) -> Iterator[list[int
         yield order[start : start + batch_size]
 
 
-def padded(sequences: Sequence[Ids], pad_id: int, side: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids, attention mask) of sequences padded to one width on the `side` ("left" or "right")."""
+def padded(
+    sequences: Sequence[Ids], pad_id: int, side: str, device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, attention mask) of sequences padded to one width on the `side` ("left" or "right"),
+    on `device` (the model's)."""
     width = max(len(s) for s in sequences)
     ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(sequences), width), dtype=torch.long)
@@ -29,7 +32,7 @@ def padded(sequences: Sequence[Ids], pad_id: int, side: str) -> tuple[torch.Tens
         span = slice(width - len(seq), width) if side == "left" else slice(0, len(seq))
         ids[row, span] = torch.tensor(seq, dtype=torch.long)
         mask[row, span] = 1
-    return ids, mask
+    return ids.to(device), mask.to(device)
 
 
 def _positions(mask: torch.Tensor) -> torch.Tensor:
@@ -57,7 +60,7 @@ def generate_greedy(
     outputs: list[Ids] = [[] for _ in prompts]
     keys = [(max_new_tokens[i], len(p)) for i, p in enumerate(prompts)]  # one budget per batch
     for batch in _length_sorted_batches(keys, batch_size):
-        ids, mask = padded([prompts[i] for i in batch], pad_id, "left")
+        ids, mask = padded([prompts[i] for i in batch], pad_id, "left", model.device)
         budget = max(max_new_tokens[i] for i in batch)
         config = GenerationConfig(
             do_sample=False,
@@ -113,23 +116,24 @@ def continuation_nll(
     their longest choice and batched under a padded-token budget; the output layer is applied only
     to the positions that are scored.
     """
-    decoder, head = model.get_decoder(), model.get_output_embeddings()
+    decoder, head, device = model.get_decoder(), model.get_output_embeddings(), model.device
     result: list[list[float]] = [[] for _ in prompts]
     longest = [max(len(c) for c in options) for options in choices]
     keys = [(longest[i], len(p)) for i, p in enumerate(prompts)]
     n_choices = [len(options) for options in choices]
     for batch in _token_budget_batches(keys, n_choices, longest, token_budget):
-        ids, mask = padded([prompts[i] for i in batch], pad_id, "left")
+        ids, mask = padded([prompts[i] for i in batch], pad_id, "left", device)
         prefix = decoder(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=True)
-        rows = torch.repeat_interleave(torch.arange(len(batch)), torch.tensor([n_choices[i] for i in batch]))
+        per_item = torch.tensor([n_choices[i] for i in batch], device=device)
+        rows = torch.repeat_interleave(torch.arange(len(batch), device=device), per_item)
         cache = prefix.past_key_values
         cache.reorder_cache(rows)  # one copy of the item's prompt state per choice
-        cont, cont_mask = padded([c for i in batch for c in choices[i]], pad_id, "right")
+        cont, cont_mask = padded([c for i in batch for c in choices[i]], pad_id, "right", device)
         starts = mask.sum(-1)[rows].unsqueeze(-1)
         hidden = decoder(
             input_ids=cont,
             attention_mask=torch.cat([mask[rows], cont_mask], dim=-1),
-            position_ids=starts + torch.arange(cont.shape[1]),
+            position_ids=starts + torch.arange(cont.shape[1], device=device),
             past_key_values=cache,
             use_cache=True,
         ).last_hidden_state
@@ -137,8 +141,9 @@ def continuation_nll(
         predicting = torch.cat([prefix.last_hidden_state[rows, -1:], hidden[:, :-1]], dim=1)
         scored = cont_mask.bool()
         logp = token_logprobs(head(predicting[scored]), cont[scored])
-        row_of = torch.arange(len(rows)).unsqueeze(-1).expand_as(cont)[scored]
-        nll_sum = torch.zeros(len(rows), dtype=torch.float64).index_add_(0, row_of, -logp.double())
+        row_of = torch.arange(len(rows), device=device).unsqueeze(-1).expand_as(cont)[scored]
+        nll_sum = torch.zeros(len(rows), dtype=torch.float64, device=device)
+        nll_sum.index_add_(0, row_of, -logp.double())
         mean_nll = (nll_sum / cont_mask.sum(-1)).tolist()
         position = 0
         for index in batch:
@@ -158,9 +163,9 @@ def continuation_nll_naive(
     for prompt, options in zip(prompts, choices, strict=True):
         scores = []
         for choice in options:
-            ids = torch.tensor([[*prompt, *choice]])
+            ids = torch.tensor([[*prompt, *choice]], device=model.device)
             logits = model(input_ids=ids).logits[0, len(prompt) - 1 : -1]
-            scores.append(-token_logprobs(logits, torch.tensor(choice)).mean().item())
+            scores.append(-token_logprobs(logits, torch.tensor(choice, device=model.device)).mean().item())
         result.append(scores)
     return result
 
@@ -176,9 +181,9 @@ def next_token_logprobs(
 ) -> list[list[float]]:
     """Log-probabilities of the candidate tokens (e.g. the letters A-D) right after each prompt."""
     result: list[list[float]] = [[] for _ in prompts]
-    wanted = torch.tensor(list(candidates))
+    wanted = torch.tensor(list(candidates), device=model.device)
     for batch in _length_sorted_batches([len(p) for p in prompts], batch_size):
-        ids, mask = padded([prompts[i] for i in batch], pad_id, "left")
+        ids, mask = padded([prompts[i] for i in batch], pad_id, "left", model.device)
         logits = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask)).logits[:, -1]
         logp = torch.log_softmax(logits.float(), dim=-1)[:, wanted]
         for row, index in enumerate(batch):

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 
+from doit_study.checkpoints import epoch_dir, load_checkpoint
 from doit_study.evaluation import (
     Prediction,
     ScoringConfig,
@@ -30,7 +31,6 @@ from doit_study.io import DataError, read_json, read_json_lines, sha256_text, wr
 from doit_study.modeling import load_tokenizer
 from doit_study.results import in_domain_mean, select_best_epoch
 from doit_study.schema import Item
-from doit_study.training import epoch_dir, load_checkpoint
 
 SELECTION_RECORD = "selection.json"
 VALID_PREDICTIONS = "valid"  # folder of valid-epoch-NN.jsonl beside the kept checkpoint

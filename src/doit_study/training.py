@@ -13,7 +13,6 @@ import contextlib
 import json
 import math
 import random
-import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -24,13 +23,17 @@ import torch
 from torch.nn import functional
 
 from doit_study.chat import IGNORE_INDEX
-from doit_study.io import DataError, atomic_dir, sha256_file, write_json
-from doit_study.modeling import WEIGHTS, load_causal_lm
+from doit_study.checkpoints import (
+    CHECKPOINT_RECORD,
+    STATE,
+    drop_stale_checkpoints,
+    epoch_dir,
+    last_complete_epoch,
+    restore_checkpoint,
+    save_checkpoint,
+)
 
 Example = tuple[list[int], list[int]]  # (input_ids, labels)
-STATE = "training_state.pt"
-ADAPTER_WEIGHTS = "adapter_model.safetensors"  # peft's file name for LoRA weights
-CHECKPOINT_RECORD = "checkpoint.json"
 
 
 @dataclass(frozen=True)
@@ -128,83 +131,6 @@ def make_optimizer(model, config: TrainConfig, total_steps: int):
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, linear)
 
 
-def epoch_dir(out_dir: Path, epoch: int) -> Path:
-    return out_dir / f"epoch-{epoch:02d}"
-
-
-def last_complete_epoch(out_dir: Path) -> int:
-    """Epoch folders appear only by atomic rename, so any that exists is complete."""
-    epochs = [
-        int(p.name.split("-")[1]) for p in out_dir.glob("epoch-*") if p.is_dir() and p.name[6:].isdigit()
-    ]
-    return max(epochs, default=0)
-
-
-def weights_file(folder: Path) -> Path:
-    """A checkpoint's weights: the LoRA adapter when training used one, else the full model."""
-    adapter = folder / ADAPTER_WEIGHTS
-    return adapter if adapter.exists() else folder / WEIGHTS
-
-
-def checkpoint_sha256(folder: Path) -> str:
-    """The weights hash a checkpoint recorded when it was saved (no need to hash the weights again)."""
-    return json.loads((folder / CHECKPOINT_RECORD).read_text(encoding="utf-8"))["weights_sha256"]
-
-
-def verified_weights(folder: Path) -> Path:
-    """A checkpoint's weights file, refused unless it matches the hash recorded when it was saved."""
-    weights = weights_file(folder)
-    if not weights.is_file():
-        raise DataError(folder, f"no weights in the checkpoint folder ({WEIGHTS} or {ADAPTER_WEIGHTS})")
-    if not (folder / CHECKPOINT_RECORD).is_file():
-        raise DataError(folder, f"no {CHECKPOINT_RECORD}: not a checkpoint written by the train stage")
-    if sha256_file(weights) != checkpoint_sha256(folder):
-        raise DataError(weights, "checkpoint weights do not match the hash recorded when they were saved")
-    return weights
-
-
-def save_checkpoint(out_dir: Path, epoch: int, model, tokenizer, optimizer, scheduler, extra: dict) -> Path:
-    target = epoch_dir(out_dir, epoch)
-    with atomic_dir(target) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-        torch.save(
-            {
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "epoch": epoch,
-            },
-            Path(tmp) / STATE,
-        )
-        write_json(
-            Path(tmp) / CHECKPOINT_RECORD,
-            {"epoch": epoch, "weights_sha256": sha256_file(weights_file(Path(tmp))), **extra},
-        )
-    return target
-
-
-def restore_checkpoint(folder: Path, model, optimizer, scheduler) -> None:
-    from safetensors.torch import load_file
-
-    weights = verified_weights(folder)
-    if weights.name == ADAPTER_WEIGHTS:
-        from peft import set_peft_model_state_dict
-
-        set_peft_model_state_dict(model, load_file(weights))
-    else:
-        missing, unexpected = model.load_state_dict(load_file(weights), strict=False)
-        if unexpected or any(not name.endswith("lm_head.weight") for name in missing):  # lm_head is tied
-            raise DataError(
-                weights,
-                f"checkpoint does not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})",
-            )
-    state = torch.load(folder / STATE, weights_only=True)
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"])
-
-
 @dataclass
 class StepLog:
     epoch: int
@@ -224,6 +150,7 @@ def train(
     on_step: Callable[[StepLog], None] | None = None,
     on_epoch: Callable[[int, Path, float], None] | None = None,
     fingerprint: str = "",
+    sharding: str = "none",
 ) -> Path:
     """Train for config.epochs, resuming after the last complete epoch in out_dir; return the last
     checkpoint folder. The same config and data give bit-identical checkpoints on CPU. `on_epoch`
@@ -233,6 +160,9 @@ def train(
     Under `accelerate launch` with several processes, each process takes every world-th micro-batch
     of a global batch and DDP averages the gradients; the global batch, and so the update, is the
     same as in one process. Only the main process writes checkpoints and calls the callbacks.
+
+    With `sharding="fsdp"` and several processes, the model is sharded (doit_study.sharding) instead
+    of replicated; checkpoints are the same full folders.
 
     `fingerprint` names what the run is (config, data, base model): checkpoints left by a run with
     another fingerprint are stale and removed instead of resumed."""
@@ -245,13 +175,20 @@ def train(
     torch.manual_seed(config.seed)
     if accelerator.is_main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
-        _drop_stale_checkpoints(out_dir, fingerprint)
+        drop_stale_checkpoints(out_dir, fingerprint)
     accelerator.wait_for_everyone()
     total_steps = steps_per_epoch(len(examples), config) * config.epochs
+    sharded = sharding == "fsdp" and accelerator.num_processes > 1
+    if sharded:  # before the optimizer, which must hold the sharded parameters
+        from doit_study.sharding import shard_model
+
+        shard_model(model, accelerator.mixed_precision)  # and moves each shard to its device
+    else:
+        model.to(accelerator.device)
     optimizer, scheduler = make_optimizer(model, config, total_steps)
     done = last_complete_epoch(out_dir)
     if done:
-        restore_checkpoint(epoch_dir(out_dir, done), model, optimizer, scheduler)
+        restore_checkpoint(epoch_dir(out_dir, done), model, optimizer, scheduler, sharded)
     if on_epoch and accelerator.is_main_process:  # epochs an earlier, interrupted run finished
         for epoch in range(1, done + 1):
             folder = epoch_dir(out_dir, epoch)
@@ -262,7 +199,7 @@ def train(
                 folder,
                 json.loads((folder / CHECKPOINT_RECORD).read_text(encoding="utf-8"))["train_loss"],
             )
-    wrapped = accelerator.prepare_model(model) if accelerator.num_processes > 1 else model
+    wrapped = accelerator.prepare_model(model) if accelerator.num_processes > 1 and not sharded else model
     lengths = [len(ids) for ids, _ in examples]
     wrapped.train()
     progress = _Progress(
@@ -301,8 +238,14 @@ def train(
             "fingerprint": fingerprint,
             "processes": accelerator.num_processes,
         }
+        full = None
+        if sharded:  # gathering the shards takes every process
+            from doit_study.sharding import full_state
+
+            full = full_state(model, optimizer)
+            record["sharding"] = sharding
         if accelerator.is_main_process:
-            folder = save_checkpoint(out_dir, epoch, model, tokenizer, optimizer, scheduler, record)
+            folder = save_checkpoint(out_dir, epoch, model, tokenizer, optimizer, scheduler, record, full)
             # resuming needs only the newest optimizer state: older copies would double the disk used
             epoch_dir(out_dir, epoch - 1).joinpath(STATE).unlink(missing_ok=True)
             if on_epoch:
@@ -317,17 +260,20 @@ def _global_step(model, group: list[dict], accelerator) -> tuple[float, int]:
 
     Each process's loss is scaled by world / trained tokens of the whole global batch, so the
     gradient DDP averages equals the single-process gradient. A process with no micro-batch left
-    runs a zero-loss backward so every process joins each gradient all-reduce."""
-    world, rank = accelerator.num_processes, accelerator.process_index
+    runs the group's first micro-batch with zero weight, forward and backward, so every process
+    joins each gradient reduction (a backward without a forward skips DDP's and FSDP's hooks and
+    leaves the other processes waiting)."""
+    world, rank, device = accelerator.num_processes, accelerator.process_index, accelerator.device
     trained = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in group)
+    group = [{name: tensor.to(device) for name, tensor in batch.items()} for batch in group]
     mine: list[dict | None] = list(group[rank::world])
     mine += [None] * (math.ceil(len(group) / world) - len(mine))
-    local = torch.zeros(())
+    local = torch.zeros((), device=device)
     for index, batch in enumerate(mine):
         sync = index == len(mine) - 1
         with contextlib.nullcontext() if sync or world == 1 else accelerator.no_sync(model):
-            if batch is None:
-                loss = sum(p.sum() for p in model.parameters()) * 0.0
+            if batch is None:  # a forward too: DDP and FSDP hook their gradient reduction there
+                loss = token_loss_sum(model, group[0])[0] * 0.0
             else:
                 loss, _ = token_loss_sum(model, batch)
                 local = local + loss.detach()
@@ -365,30 +311,3 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-def _drop_stale_checkpoints(out_dir: Path, fingerprint: str) -> None:
-    for folder in sorted(out_dir.glob("epoch-*")):
-        record = folder / CHECKPOINT_RECORD
-        if (
-            not record.exists()
-            or json.loads(record.read_text(encoding="utf-8")).get("fingerprint") != fingerprint
-        ):
-            print(f"removing {folder}: written by a run with other params or data", file=sys.stderr)
-            shutil.rmtree(folder)
-
-
-def load_checkpoint(folder: Path, base: Path | None = None):
-    """An epoch checkpoint for inference, its weights checked against the hash recorded at save time.
-    A LoRA checkpoint is merged into its base model (`base`)."""
-    folder = Path(folder)
-    weights = verified_weights(folder)
-    if weights.name == ADAPTER_WEIGHTS:
-        from peft import PeftModel
-
-        if base is None:
-            raise DataError(folder, "a LoRA checkpoint needs its base model")
-        model = PeftModel.from_pretrained(load_causal_lm(base), folder).merge_and_unload()
-    else:
-        model = load_causal_lm(folder)
-    return model.eval()
