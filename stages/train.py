@@ -97,9 +97,10 @@ def main(argv: list[str] | None = None) -> None:
         forget_selection(out)  # a record left by a keep-best run would speak for these checkpoints
 
     def on_epoch(epoch: int, folder: Path, loss: float) -> None:
-        run.log_checkpoint(epoch, folder, checkpoint_sha256(folder), loss)
+        sha256 = checkpoint_sha256(folder)
+        run.log_checkpoint(epoch, folder, sha256, loss)
         if keeper:
-            keeper.add(epoch, folder, checkpoint_sha256(folder), loss)
+            keeper.add(epoch, folder, sha256, loss)
 
     with run or contextlib.nullcontext():
         if keeper and keeper.complete():  # trained and selected before: only the best is left

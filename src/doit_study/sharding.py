@@ -21,7 +21,6 @@ from torch.distributed.checkpoint.state_dict import (
 )
 from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
-STRATEGIES = ("none", "fsdp")
 _FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)
 
 
