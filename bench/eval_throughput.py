@@ -5,9 +5,12 @@ Distractor scoring (perplexity of gold and distractors):
   - batched: every (instruction + choice) sequence, length-sorted and padded, no prefix reuse;
   - prefix reuse: the library's `continuation_nll` (instruction encoded once per item).
 Generation: a plain `model.generate` call per item against the library's batched `generate_greedy`.
-The scores of the three distractor paths are compared (largest relative difference). Prints JSON.
+The scores of the three distractor paths are compared (largest relative difference), and the real
+tokens each path runs are counted: their ratio is what prefix reuse saves at an equal token rate,
+and prefix reuse running at the machine's float32 matmul rate (2 x parameters FLOPs per token) is
+the most any implementation could gain over the naive loop here. Prints JSON.
 
-    python bench/eval_throughput.py [--checkpoint models/sft/l-curated-n64/epoch-04] [--items 150]
+    python bench/eval_throughput.py [--checkpoint models/sft/l-curated-n64/epoch-03] [--items 150]
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import time
 from pathlib import Path
 
 import torch
+from train_throughput import matmul_flops_per_second  # this folder is on sys.path when run as a script
 
 from doit_study.chat import chat_ids, encode_prompt
 from doit_study.checkpoints import load_checkpoint
@@ -72,7 +76,7 @@ def max_relative_difference(a, b) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--checkpoint", default="models/sft/l-curated-n64/epoch-04")
+    parser.add_argument("--checkpoint", default="models/sft/l-curated-n64/epoch-03")
     parser.add_argument("--valid", default="data/annotated/valid")
     parser.add_argument("--items", type=int, default=150, help="items per path (format-1 and format-0 each)")
     args = parser.parse_args()
@@ -90,6 +94,9 @@ def main() -> None:
         for item in ranked
     ]
     budget = params.nll_token_budget
+    # real tokens each path runs through the model: the most prefix reuse can save at an equal rate
+    naive_tokens = sum(len(p) + len(c) for p, cs in zip(prompts, choices, strict=True) for c in cs)
+    reuse_tokens = sum(len(p) + sum(len(c) for c in cs) for p, cs in zip(prompts, choices, strict=True))
     naive, naive_s = timed(continuation_nll_naive, model, prompts, choices)
     batched, batched_s = timed(batched_without_reuse, model, prompts, choices, ids.pad, budget)
     reuse, reuse_s = timed(continuation_nll, model, prompts, choices, ids.pad, budget)
@@ -112,6 +119,8 @@ def main() -> None:
 
     _, plain_s = timed(plain_generate)
     _, greedy_s = timed(generate_greedy, model, gen_prompts, budgets, stops, ids.pad, params.generation_batch)
+    # a forward pass costs 2 x parameters FLOPs per token: no path runs faster than this rate
+    forward_bound = matmul_flops_per_second() / (2 * parameter_count(model))
     print(
         json.dumps(
             {
@@ -124,6 +133,14 @@ def main() -> None:
                     "batched_no_reuse": batched_s,
                     "prefix_reuse": reuse_s,
                 },
+                "tokens": {"naive": naive_tokens, "prefix_reuse": reuse_tokens},
+                "token_ratio_naive_to_prefix_reuse": naive_tokens / reuse_tokens,
+                "tokens_per_second": {
+                    "naive": naive_tokens / naive_s,
+                    "prefix_reuse": reuse_tokens / reuse_s,
+                },
+                "forward_bound_tokens_per_second": forward_bound,
+                "speedup_vs_naive_at_the_bound": naive_s / (reuse_tokens / forward_bound),
                 "speedup_vs_naive": naive_s / reuse_s,
                 "speedup_vs_batched_no_reuse": batched_s / reuse_s,
                 "max_relative_difference": {

@@ -68,3 +68,16 @@ def test_a_mix_baseline_without_its_setting_is_rejected(tmp_path: Path):
     )
     with pytest.raises(DataError, match=r"mixes\.size: 'xl' is not one of foundation\.sizes"):
         load_params(bad)
+
+
+def test_lora_with_fsdp_sharding_is_rejected(tmp_path: Path):
+    smoke = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8")
+    text = smoke.replace("  lora: null", "  lora: {r: 4}").replace("  sharding: none", "  sharding: fsdp")
+    assert text.count("lora: {r: 4}") == 1 and text.count("sharding: fsdp") == 1
+    bad = tmp_path / "params.yaml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match="sharding: fsdp shards full fine-tuning; with lora set") as error:
+        load_group(bad, "train")
+    assert error.value.path == str(bad) and error.value.field == "train.sharding"
+    line = next(k for k, row in enumerate(text.splitlines(), 1) if row.startswith("  sharding: fsdp"))
+    assert error.value.line == line

@@ -7,7 +7,13 @@ import torch
 
 from doit_study.chat import chat_ids
 from doit_study.modeling import TinyLlama, new_tiny_llama
-from doit_study.scoring import continuation_nll, continuation_nll_naive, generate_greedy, next_token_logprobs
+from doit_study.scoring import (
+    continuation_nll,
+    continuation_nll_naive,
+    generate_greedy,
+    next_token_logprobs,
+    prefix_batches,
+)
 from doit_study.tokenizer_training import train_tokenizer
 
 SHAPE = TinyLlama(hidden_size=32, layers=2, heads=4, intermediate_size=64, max_position_embeddings=256)
@@ -37,6 +43,24 @@ def test_prefix_reuse_equals_the_naive_computation(model_and_tokenizer):
         fast = continuation_nll(model, prompts, choices, chat_ids(tokenizer).pad, budget)
         for fast_item, naive_item in zip(fast, naive, strict=True):
             assert fast_item == pytest.approx(naive_item, rel=1e-4)
+
+
+def test_prefix_batches_count_the_prompts_in_the_token_budget():
+    # long prompts with one short choice each (a gold-answer loss): the prompts are most of the batch
+    rng = random.Random(1)
+    prompts = [rng.randint(50, 250) for _ in range(200)]
+    choices = [[rng.randint(1, 3)] for _ in prompts] + [
+        [rng.randint(5, 90) for _ in range(3)] for _ in range(50)
+    ]
+    prompts += [rng.randint(5, 120) for _ in range(50)]
+    batches = list(prefix_batches(prompts, choices, budget=1024))
+    assert sorted(i for batch in batches for i in batch) == list(range(len(prompts)))
+    for batch in batches:
+        padded_tokens = len(batch) * max(prompts[i] for i in batch) + sum(
+            len(choices[i]) for i in batch
+        ) * max(c for i in batch for c in choices[i])
+        assert padded_tokens <= 1024 or len(batch) == 1
+    assert max(len(batch) for batch in batches) > 1
 
 
 def test_next_token_scores_do_not_depend_on_batching(model_and_tokenizer):

@@ -84,25 +84,27 @@ def restore_checkpoint(folder: Path, model, optimizer, scheduler, sharded: bool 
     weights = verified_weights(folder)
     # on CPU first: loading into the optimizer moves each tensor to its parameter's device
     state = torch.load(folder / STATE, weights_only=True, map_location="cpu")
-    if sharded:
-        from doit_study.sharding import load_full_state
-
-        try:
-            load_full_state(model, optimizer, load_file(weights), state["optimizer"])
-        except ValueError as error:
-            raise DataError(weights, str(error)) from None
-    elif weights.name == ADAPTER_WEIGHTS:
+    if weights.name == ADAPTER_WEIGHTS:
         from peft import set_peft_model_state_dict
 
         set_peft_model_state_dict(model, load_file(weights))
     else:
-        missing, unexpected = model.load_state_dict(load_file(weights), strict=False)
+        if sharded:
+            from doit_study.sharding import load_full_weights
+
+            missing, unexpected = load_full_weights(model, load_file(weights))
+        else:
+            missing, unexpected = model.load_state_dict(load_file(weights), strict=False)
         if unexpected or any(not name.endswith("lm_head.weight") for name in missing):  # lm_head is tied
             raise DataError(
                 weights,
                 f"checkpoint does not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})",
             )
-    if not sharded:
+    if sharded:
+        from doit_study.sharding import load_full_optimizer
+
+        load_full_optimizer(model, optimizer, state["optimizer"])
+    else:
         optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])

@@ -217,6 +217,13 @@ class TrainParams(_Strict):
             value, r"[a-z0-9][a-z0-9_.-]*", "settings", "setting name (lowercase, digits, . - _)"
         )
 
+    @model_validator(mode="after")
+    def _adapters_are_not_sharded(self) -> TrainParams:
+        # LoRA trains a few adapter weights of a frozen model, which replicas (DDP) hold whole
+        if self.lora is not None and self.sharding == "fsdp":
+            raise ValueError("sharding: fsdp shards full fine-tuning; with lora set, use sharding: none")
+        return self
+
 
 class HeldoutBenchmark(_Strict):
     size: int = Field(200, ge=1)  # test questions per subject

@@ -14,7 +14,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from doit_study.answers import math_equivalent, parse_answer
@@ -49,6 +49,12 @@ class Prediction:
 
     def to_json(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, row: dict) -> Prediction:
+        """The inverse of `to_json` (which leaves out empty fields)."""
+        values = {field.name: row.get(field.name) for field in fields(cls)}
+        return cls(**values | {"ppl": tuple(row["ppl"]) if "ppl" in row else None})
 
 
 def answer_kind(item: Item, where: str) -> AnswerKind:

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -31,8 +32,12 @@ class DataError(Exception):
 def first_validation_error(error: ValidationError) -> tuple[str, str]:
     """(dotted field, message) of a pydantic error, worded for a person."""
     first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or "<line>"
-    return field, first["msg"].removeprefix("Value error, ")
+    field = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if not field:  # a check across fields names the one to change first: "<field>: <message>"
+        named = re.fullmatch(r"([A-Za-z_][\w.]*): (.+)", message, flags=re.DOTALL)
+        field, message = named.groups() if named else ("<line>", message)
+    return field, message
 
 
 def read_json_lines(path: os.PathLike | str) -> Iterator[tuple[int, dict]]:

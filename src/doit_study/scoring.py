@@ -84,18 +84,26 @@ def token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
 
 
-def _token_budget_batches(keys: Sequence, rows: Sequence[int], widths: Sequence[int], budget: int):
-    """Batches of a length-sorted order holding at most `budget` padded tokens (at least one item)."""
-    order = sorted(range(len(keys)), key=lambda i: keys[i])
+def prefix_batches(
+    prompt_lengths: Sequence[int], choice_lengths: Sequence[Sequence[int]], budget: int
+) -> Iterator[list[int]]:
+    """Item batches for prefix reuse, in order of (longest choice, prompt length), each holding at
+    most `budget` padded tokens (at least one item): its prompts, left-padded to the longest, plus
+    every choice row, right-padded to the longest choice."""
+    longest = [max(lengths) for lengths in choice_lengths]
+    order = sorted(range(len(prompt_lengths)), key=lambda i: (longest[i], prompt_lengths[i]))
     batch: list[int] = []
-    n_rows = width = 0
+    n_rows = prompt_width = choice_width = 0
     for index in order:
-        if batch and (n_rows + rows[index]) * max(width, widths[index]) > budget:
+        rows = n_rows + len(choice_lengths[index])
+        prompts = max(prompt_width, prompt_lengths[index])
+        choices = max(choice_width, longest[index])
+        if batch and (len(batch) + 1) * prompts + rows * choices > budget:
             yield batch
-            batch, n_rows, width = [], 0, 0
+            batch, rows = [], len(choice_lengths[index])
+            prompts, choices = prompt_lengths[index], longest[index]
         batch.append(index)
-        n_rows += rows[index]
-        width = max(width, widths[index])
+        n_rows, prompt_width, choice_width = rows, prompts, choices
     if batch:
         yield batch
 
@@ -113,15 +121,14 @@ def continuation_nll(
 
     Prefix reuse: a batch of prompts is run once (left-padded) and its KV cache is repeated for
     the item's choices, which then run together (right-padded) on top of it. Items are sorted by
-    their longest choice and batched under a padded-token budget; the output layer is applied only
-    to the positions that are scored.
+    their longest choice and batched under a budget of padded tokens (prompts and choices); the
+    output layer is applied only to the positions that are scored.
     """
     decoder, head, device = model.get_decoder(), model.get_output_embeddings(), model.device
     result: list[list[float]] = [[] for _ in prompts]
-    longest = [max(len(c) for c in options) for options in choices]
-    keys = [(longest[i], len(p)) for i, p in enumerate(prompts)]
     n_choices = [len(options) for options in choices]
-    for batch in _token_budget_batches(keys, n_choices, longest, token_budget):
+    lengths = [[len(c) for c in options] for options in choices]
+    for batch in prefix_batches([len(p) for p in prompts], lengths, token_budget):
         ids, mask = padded([prompts[i] for i in batch], pad_id, "left", device)
         prefix = decoder(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=True)
         per_item = torch.tensor([n_choices[i] for i in batch], device=device)

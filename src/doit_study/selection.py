@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 
 from doit_study.checkpoints import epoch_dir, load_checkpoint
@@ -73,7 +73,7 @@ class CheckpointKeeper:
         self.out_dir, self.base, self.valid, self.label = Path(out_dir), base, valid, label
         self.config = ScoringConfig(**spec["scoring"])
         self.path = self.out_dir / SELECTION_RECORD
-        record = json.loads(self.path.read_text(encoding="utf-8")) if self.path.is_file() else {}
+        record = read_json(self.path) if self.path.is_file() else {}
         if record.get("fingerprint") != fingerprint:  # none yet, or another run's: start over
             shutil.rmtree(self.out_dir / VALID_PREDICTIONS, ignore_errors=True)
             record = {"fingerprint": fingerprint, "spec": spec, "epochs": {}, "best_epoch": None}
@@ -103,8 +103,8 @@ class CheckpointKeeper:
                 "train_loss": train_loss,
             }
             write_json(self.path, self.record)
-        eligible = {e: s for e, s in self.scores.items() if e >= self.record["spec"]["min_epoch"]}
-        best = [select_best_epoch(eligible, 1)] if eligible else []
+        min_epoch, scores = self.record["spec"]["min_epoch"], self.scores
+        best = [select_best_epoch(scores, min_epoch)] if max(scores) >= min_epoch else []
         self._keep({epoch, *best})
 
     def finish(self) -> int:
@@ -156,12 +156,6 @@ def recorded_selection(checkpoints: Path, spec: dict) -> dict | None:
     epochs = {}
     for epoch, entry in sorted(record["epochs"].items(), key=lambda pair: int(pair[0])):
         source = predictions_file(Path(checkpoints) / VALID_PREDICTIONS, int(epoch))
-        predictions = [prediction_from_json(row) for _, row in read_json_lines(source)]
+        predictions = [Prediction.from_json(row) for _, row in read_json_lines(source)]
         epochs[int(epoch)] = (predictions, entry["summary"])
     return epochs
-
-
-def prediction_from_json(row: dict) -> Prediction:
-    """The inverse of `Prediction.to_json` (which leaves out empty fields)."""
-    values = {field.name: row.get(field.name) for field in fields(Prediction)}
-    return Prediction(**values | {"ppl": tuple(row["ppl"]) if "ppl" in row else None})

@@ -265,7 +265,6 @@ def _global_step(model, group: list[dict], accelerator) -> tuple[float, int]:
     leaves the other processes waiting)."""
     world, rank, device = accelerator.num_processes, accelerator.process_index, accelerator.device
     trained = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in group)
-    group = [{name: tensor.to(device) for name, tensor in batch.items()} for batch in group]
     mine: list[dict | None] = list(group[rank::world])
     mine += [None] * (math.ceil(len(group) / world) - len(mine))
     local = torch.zeros((), device=device)
@@ -273,13 +272,18 @@ def _global_step(model, group: list[dict], accelerator) -> tuple[float, int]:
         sync = index == len(mine) - 1
         with contextlib.nullcontext() if sync or world == 1 else accelerator.no_sync(model):
             if batch is None:  # a forward too: DDP and FSDP hook their gradient reduction there
-                loss = token_loss_sum(model, group[0])[0] * 0.0
+                loss = token_loss_sum(model, _on(group[0], device))[0] * 0.0
             else:
-                loss, _ = token_loss_sum(model, batch)
+                loss, _ = token_loss_sum(model, _on(batch, device))
                 local = local + loss.detach()
             (loss * world / max(trained, 1)).backward()
     total = accelerator.reduce(local, reduction="sum") if world > 1 else local
     return float(total), trained
+
+
+def _on(batch: dict, device) -> dict:
+    """Only the micro-batches a process runs are copied to its device."""
+    return {name: tensor.to(device) for name, tensor in batch.items()}
 
 
 class _Progress:
