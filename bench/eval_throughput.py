@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="models/sft/l-curated-n64/epoch-03")
     parser.add_argument("--valid", default="data/annotated/valid")
     parser.add_argument("--items", type=int, default=150, help="items per path (format-1 and format-0 each)")
+    parser.add_argument("--token-budget", type=int, default=None, help="default: evaluate.nll_token_budget")
     args = parser.parse_args()
     params = load_group(args.params, "evaluate")
     torch.manual_seed(0)
@@ -93,7 +94,7 @@ def main() -> None:
         [[*tokenizer.encode(c, add_special_tokens=False), ids.end_of_turn] for c in item.choices]
         for item in ranked
     ]
-    budget = params.nll_token_budget
+    budget = args.token_budget or params.nll_token_budget
     # real tokens each path runs through the model: the most prefix reuse can save at an equal rate
     naive_tokens = sum(len(p) + len(c) for p, cs in zip(prompts, choices, strict=True) for c in cs)
     reuse_tokens = sum(len(p) + sum(len(c) for c in cs) for p, cs in zip(prompts, choices, strict=True))
@@ -128,6 +129,7 @@ def main() -> None:
                 "parameters": parameter_count(model),
                 "threads": torch.get_num_threads(),
                 "distractor_items": len(ranked),
+                "token_budget": budget,
                 "distractor_seconds": {
                     "naive": naive_s,
                     "batched_no_reuse": batched_s,
