@@ -53,7 +53,12 @@ def main(argv: list[str] | None = None) -> None:
     # with train.keep_checkpoints: best the train stage scored every epoch on valid and kept one
     by_epoch = recorded_selection(Path(args.checkpoints), selection_spec(params, valid)) or {
         epoch: score_on_valid(
-            Path(checkpoints[epoch]["path"]), base, valid, config, f"{args.setting} valid epoch {epoch}"
+            Path(checkpoints[epoch]["path"]),
+            base,
+            valid,
+            config,
+            f"{args.setting} valid epoch {epoch}",
+            params.device_map,
         )
         for epoch in sorted(checkpoints)
     }
@@ -69,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         raise DataError(record_path, message)
 
     path = Path(checkpoints[best]["path"])
-    model, tokenizer = load_checkpoint(path, base), load_tokenizer(path)
+    model, tokenizer = load_checkpoint(path, base, config.dtype, params.device_map), load_tokenizer(path)
     label = f"{args.setting} epoch {best}"
     results = score_test_and_benchmarks(
         model, tokenizer, test, questions, config, params.shots, params.benchmark_batch, label

@@ -18,7 +18,7 @@ from doit_study.evaluation import (
     write_test_predictions,
 )
 from doit_study.io import atomic_dir, write_json
-from doit_study.modeling import inference_device, load_causal_lm, load_tokenizer, parameter_count
+from doit_study.modeling import load_causal_lm, load_tokenizer, parameter_count, placed_for_inference
 from doit_study.results import overall
 
 
@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     questions = read_benchmarks(Path(args.benchmarks))
     config = scoring_config(params)
     torch.manual_seed(0)
-    model, tokenizer = load_causal_lm(args.base).to(inference_device()).eval(), load_tokenizer(args.base)
+    model = load_causal_lm(args.base, dtype=config.dtype, device_map=params.device_map)
+    model, tokenizer = placed_for_inference(model, params.device_map), load_tokenizer(args.base)
     results = score_test_and_benchmarks(
         model, tokenizer, test, questions, config, params.shots, params.benchmark_batch, f"base {args.size}"
     )

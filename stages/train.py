@@ -92,7 +92,9 @@ def main(argv: list[str] | None = None) -> None:
 
     keeper = None
     if main_process and params.keep_checkpoints == "best":
-        keeper = CheckpointKeeper(out, fingerprint, made_of[-1], base, valid, args.setting)
+        keeper = CheckpointKeeper(
+            out, fingerprint, made_of[-1], base, valid, args.setting, evaluate.device_map
+        )
     elif main_process:
         forget_selection(out)  # a record left by a keep-best run would speak for these checkpoints
 

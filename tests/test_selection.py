@@ -4,8 +4,9 @@ the same numbers as scoring every checkpoint afterwards, and safe to kill and re
 import json
 
 import pytest
+import torch
 
-from doit_study.checkpoints import checkpoint_sha256, epoch_dir
+from doit_study.checkpoints import checkpoint_sha256, epoch_dir, load_checkpoint
 from doit_study.config import EvaluateParams
 from doit_study.io import DataError, sha256_file
 from doit_study.modeling import WEIGHTS, new_tiny_llama
@@ -59,8 +60,8 @@ def _train(tokenizer, out, keeper, on_step=None, after_epoch=None):  # noqa: F81
     return keeper.finish()
 
 
-def _keeper(out, valid):
-    return CheckpointKeeper(out, "run", selection_spec(PARAMS, valid), None, valid, "test")
+def _keeper(out, valid, params=PARAMS):
+    return CheckpointKeeper(out, "run", selection_spec(params, valid), None, valid, "test")
 
 
 def test_only_the_best_is_kept_with_the_scores_of_keeping_all(tokenizer, valid, tmp_path):  # noqa: F811
@@ -137,3 +138,27 @@ def test_a_selection_made_under_other_params_is_refused(tokenizer, valid, tmp_pa
 
 def _keeper_with_fingerprint(out, valid, fingerprint):
     return CheckpointKeeper(out, fingerprint, selection_spec(PARAMS, valid), None, valid, "test")
+
+
+def test_scoring_in_bfloat16_or_spread_by_accelerate(tokenizer, valid, tmp_path):  # noqa: F811
+    # the paper profile scores in bfloat16 with device_map: auto (a 33b model is 132 GB in float32)
+    train(
+        new_tiny_llama(SHAPE, tokenizer, seed=0), tokenizer, _examples(tokenizer), _config(epochs=1), tmp_path
+    )
+    folder = epoch_dir(tmp_path, 1)
+    config = _keeper(tmp_path / "unused", valid).config
+    half = EvaluateParams(min_epoch=1, nll_token_budget=256, dtype="bfloat16")
+    bf16_config = _keeper(tmp_path / "unused", valid, half).config
+    assert (config.dtype, bf16_config.dtype) == ("float32", "bfloat16")
+    assert selection_spec(half, valid) != selection_spec(PARAMS, valid)  # a recorded selection is per dtype
+
+    plain, _ = score_on_valid(folder, None, valid, config, "float32")
+    spread, _ = score_on_valid(folder, None, valid, config, "auto", device_map="auto")
+    assert spread == plain  # placement alone changes no number
+    model = load_checkpoint(folder, None, "bfloat16", "auto")
+    assert model.dtype == torch.bfloat16 and model.device.type == "cpu" and not model.training
+    halved, _ = score_on_valid(folder, None, valid, bf16_config, "bfloat16")
+    for exact, rounded in zip(plain, halved, strict=True):
+        if exact.ppl:  # bfloat16 keeps 8 bits of mantissa: perplexities move, but only a little
+            assert rounded.ppl == pytest.approx(exact.ppl, rel=0.05)
+            assert rounded.ppl != exact.ppl

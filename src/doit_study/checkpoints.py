@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from doit_study.io import DataError, atomic_dir, sha256_file, write_json
-from doit_study.modeling import WEIGHTS, inference_device, load_causal_lm
+from doit_study.modeling import WEIGHTS, load_causal_lm, placed_for_inference
 
 STATE = "training_state.pt"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"  # peft's file name for LoRA weights
@@ -121,17 +121,21 @@ def drop_stale_checkpoints(out_dir: Path, fingerprint: str) -> None:
             shutil.rmtree(folder)
 
 
-def load_checkpoint(folder: Path, base: Path | None = None):
+def load_checkpoint(
+    folder: Path, base: Path | None = None, dtype: str | None = None, device_map: str | None = None
+):
     """An epoch checkpoint for inference, its weights checked against the hash recorded at save time.
-    A LoRA checkpoint is merged into its base model (`base`)."""
+    A LoRA checkpoint is merged into its base model (`base`). `dtype` and `device_map`: see
+    `modeling.load_causal_lm`."""
     folder = Path(folder)
     weights = verified_weights(folder)
+    placement = {"dtype": dtype, "device_map": device_map}
     if weights.name == ADAPTER_WEIGHTS:
         from peft import PeftModel
 
         if base is None:
             raise DataError(folder, "a LoRA checkpoint needs its base model")
-        model = PeftModel.from_pretrained(load_causal_lm(base), folder).merge_and_unload()
+        model = PeftModel.from_pretrained(load_causal_lm(base, **placement), folder).merge_and_unload()
     else:
-        model = load_causal_lm(folder)
-    return model.to(inference_device()).eval()
+        model = load_causal_lm(folder, **placement)
+    return placed_for_inference(model, device_map)

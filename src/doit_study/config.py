@@ -266,6 +266,8 @@ class EvaluateParams(_Strict):
     shots: list[int] = [0, 5]
     max_new_tokens: GenerationBudget = GenerationBudget()
     min_new_tokens: int = Field(1, ge=0)  # stop tokens are suppressed until an answer has this many tokens
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # of the weights while scoring
+    device_map: Literal["auto"] | None = None  # auto: accelerate spreads a model over every GPU
 
 
 class BootstrapParams(_Strict):

@@ -33,6 +33,7 @@ class ScoringConfig:
     nll_token_budget: int
     max_new_tokens: Mapping[str, int]  # per answer kind
     min_new_tokens: int = 1  # an answer has at least one token: stop tokens wait until then
+    dtype: str = "float32"  # the weights' dtype while scoring (bfloat16 halves a large model's memory)
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,7 @@ def scoring_config(params) -> ScoringConfig:
         params.nll_token_budget,
         params.max_new_tokens.model_dump(),
         params.min_new_tokens,
+        params.dtype,
     )
 
 

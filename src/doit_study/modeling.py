@@ -65,15 +65,25 @@ def parameter_count(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def load_causal_lm(path: os.PathLike | str, *, trust_remote_code: bool = False):
-    """A model folder loaded from safetensors only (never pickled weights)."""
+def load_causal_lm(
+    path: os.PathLike | str,
+    *,
+    trust_remote_code: bool = False,
+    dtype: str | None = None,
+    device_map: str | None = None,
+):
+    """A model folder loaded from safetensors only (never pickled weights); `dtype` and
+    `device_map` as `from_pretrained` takes them (None: the saved dtype, on the CPU)."""
     from transformers import AutoModelForCausalLM
 
     folder = _existing_folder(path)
     if not any(folder.glob("*.safetensors")):
         raise DataError(folder, "no safetensors weights in the model folder")
+    placement = {"dtype": dtype} if dtype else {}
+    if device_map:
+        placement["device_map"] = device_map
     return AutoModelForCausalLM.from_pretrained(
-        folder, use_safetensors=True, trust_remote_code=trust_remote_code
+        folder, use_safetensors=True, trust_remote_code=trust_remote_code, **placement
     )
 
 
@@ -82,6 +92,12 @@ def inference_device():
     import torch
 
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def placed_for_inference(model, device_map: str | None):
+    """A loaded model in eval mode on the first GPU (or the CPU), unless accelerate already spread
+    it over the devices (`device_map="auto"`: a model larger than one GPU)."""
+    return (model if device_map else model.to(inference_device())).eval()
 
 
 def load_tokenizer(path: os.PathLike | str, *, trust_remote_code: bool = False):

@@ -49,10 +49,15 @@ def selection_spec(evaluate_params, valid: Sequence[Item]) -> dict:
 
 
 def score_on_valid(
-    folder: Path, base: Path, valid: Sequence[Item], config: ScoringConfig, label: str
+    folder: Path,
+    base: Path,
+    valid: Sequence[Item],
+    config: ScoringConfig,
+    label: str,
+    device_map: str | None = None,
 ) -> tuple[list[Prediction], dict]:
     """(predictions, per-type summary) of one epoch checkpoint on the valid items."""
-    model, tokenizer = load_checkpoint(folder, base), load_tokenizer(folder)
+    model, tokenizer = load_checkpoint(folder, base, config.dtype, device_map), load_tokenizer(folder)
     predictions = with_progress(label, len(valid), score_items, model, tokenizer, valid, config)
     return predictions, summarise(valid, predictions)
 
@@ -68,9 +73,17 @@ class CheckpointKeeper:
     out of the `epoch-NN` namespace first, so a run killed at any moment resumes correctly."""
 
     def __init__(
-        self, out_dir: Path, fingerprint: str, spec: dict, base: Path, valid: Sequence[Item], label: str
+        self,
+        out_dir: Path,
+        fingerprint: str,
+        spec: dict,
+        base: Path,
+        valid: Sequence[Item],
+        label: str,
+        device_map: str | None = None,
     ):
         self.out_dir, self.base, self.valid, self.label = Path(out_dir), base, valid, label
+        self.device_map = device_map
         self.config = ScoringConfig(**spec["scoring"])
         self.path = self.out_dir / SELECTION_RECORD
         record = read_json(self.path) if self.path.is_file() else {}
@@ -92,7 +105,9 @@ class CheckpointKeeper:
     def add(self, epoch: int, folder: Path, sha256: str, train_loss: float) -> None:
         if str(epoch) not in self.record["epochs"]:
             label = f"{self.label} valid epoch {epoch}"
-            predictions, summary = score_on_valid(folder, self.base, self.valid, self.config, label)
+            predictions, summary = score_on_valid(
+                folder, self.base, self.valid, self.config, label, self.device_map
+            )
             write_json_lines(
                 predictions_file(self.out_dir / VALID_PREDICTIONS, epoch), (p.to_json() for p in predictions)
             )
