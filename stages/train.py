@@ -44,7 +44,9 @@ def main(argv: list[str] | None = None) -> None:
         raise DataError(subset, f"setting {args.setting} names subset {subset.stem!r}, which was not written")
     items = read_items(subset)
     base = Path(args.base)
-    tokenizer, model = load_tokenizer(base), load_causal_lm(base)
+    # float32 master weights whatever the folder holds (transformers loads a bf16 or fp16 release as
+    # saved): AdamW's updates need them; --mixed_precision bf16 computes in bf16 on top
+    tokenizer, model = load_tokenizer(base), load_causal_lm(base, dtype="float32")
     if params.lora:
         model = with_lora(
             model, params.lora.r, params.lora.alpha, params.lora.dropout, params.lora.target_modules

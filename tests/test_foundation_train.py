@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+from safetensors.torch import load_file
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -169,3 +171,17 @@ def test_an_unreachable_tracking_server_stops_the_stage_before_training(tmp_path
     result = _stage(args, tmp_path, env)
     _assert_bad_input(result, f"the MLflow tracking server http://127.0.0.1:{port} does not answer")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_half_precision_release_is_fine_tuned_with_float32_weights(tmp_path, plain_model_dir):
+    # real releases ship bf16 or fp16 weights, which transformers 5 loads as saved
+    adapt_pretrained(str(plain_model_dir), tmp_path / "base")
+    load_causal_lm(tmp_path / "base").to(torch.bfloat16).save_pretrained(tmp_path / "base")
+    assert load_causal_lm(tmp_path / "base").dtype == torch.bfloat16
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    result = _stage(
+        _args(_params(tmp_path), _subset(tmp_path), tmp_path / "base", tmp_path / "out"), tmp_path, env
+    )
+    assert result.returncode == 0, result.stderr
+    weights = load_file(tmp_path / "out" / "epoch-02" / "model.safetensors")
+    assert {tensor.dtype for tensor in weights.values()} == {torch.float32}
