@@ -21,7 +21,7 @@ from doit_study.selection import (
 )
 from doit_study.training import train
 from tests.conftest import make
-from tests.test_training import PAIRS, SHAPE, _config, _examples, tokenizer  # noqa: F401
+from tests.test_training import PAIRS, SHAPE, Killed, _config, _examples, kill_in_epoch, tokenizer  # noqa: F401
 
 EPOCHS = 4
 PARAMS = EvaluateParams(min_epoch=2, nll_token_budget=256)
@@ -100,15 +100,8 @@ def test_epochs_that_can_no_longer_win_are_removed_during_training(tokenizer, va
 def test_a_killed_run_resumes_to_the_same_selection(tokenizer, valid, tmp_path):  # noqa: F811
     _train(tokenizer, tmp_path / "full", _keeper(tmp_path / "full", valid))
 
-    class Killed(Exception):
-        pass
-
-    def kill_in_epoch_three(log):
-        if log.epoch == 3:
-            raise Killed
-
     with pytest.raises(Killed):
-        _train(tokenizer, tmp_path / "killed", _keeper(tmp_path / "killed", valid), kill_in_epoch_three)
+        _train(tokenizer, tmp_path / "killed", _keeper(tmp_path / "killed", valid), kill_in_epoch(3))
     assert 2 in _kept(tmp_path / "killed")  # the newest complete epoch survives the kill
     (tmp_path / "killed" / ".epoch-01.pruned").mkdir()  # as if killed while removing epoch 1
     keeper = _keeper(tmp_path / "killed", valid)

@@ -32,6 +32,20 @@ def _examples(tokenizer):
     ]
 
 
+class Killed(Exception):
+    """A run stopped in the middle of an epoch, as a kill would stop it."""
+
+
+def kill_in_epoch(epoch: int):
+    """An `on_step` callback that stops the run at the first step of `epoch`."""
+
+    def on_step(log):
+        if log.epoch == epoch:
+            raise Killed
+
+    return on_step
+
+
 def _config(**overrides):
     return TrainConfig(
         **(
@@ -73,17 +87,10 @@ def test_same_params_give_bit_identical_checkpoints(tokenizer, tmp_path):
 def test_killed_run_resumes_to_the_same_weights(tokenizer, tmp_path):
     uninterrupted, _ = _run(tokenizer, tmp_path / "full")
 
-    class Killed(Exception):
-        pass
-
-    def kill_in_epoch_two(log):
-        if log.epoch == 2:
-            raise Killed
-
     model = new_tiny_llama(SHAPE, tokenizer, seed=0)
     with pytest.raises(Killed):
         train(
-            model, tokenizer, _examples(tokenizer), _config(), tmp_path / "killed", on_step=kill_in_epoch_two
+            model, tokenizer, _examples(tokenizer), _config(), tmp_path / "killed", on_step=kill_in_epoch(2)
         )
     assert last_complete_epoch(tmp_path / "killed") == 1
     resumed, losses = _run(tokenizer, tmp_path / "killed")
@@ -145,13 +152,6 @@ def test_lora_trains_adapters_only_and_resumes(tokenizer, tmp_path):
     assert (full / ADAPTER_WEIGHTS).is_file() and not (full / WEIGHTS).exists()
     assert all(torch.equal(p, frozen[n]) for n, p in model.named_parameters() if n in frozen)
 
-    class Killed(Exception):
-        pass
-
-    def kill(log):
-        if log.epoch == 2:
-            raise Killed
-
     with pytest.raises(Killed):
         train(
             lora_model(),
@@ -159,7 +159,7 @@ def test_lora_trains_adapters_only_and_resumes(tokenizer, tmp_path):
             _examples(tokenizer),
             _config(epochs=2),
             tmp_path / "killed",
-            on_step=kill,
+            on_step=kill_in_epoch(2),
         )
     resumed = train(lora_model(), tokenizer, _examples(tokenizer), _config(epochs=2), tmp_path / "killed")
     a, b = load_file(full / ADAPTER_WEIGHTS), load_file(resumed / ADAPTER_WEIGHTS)

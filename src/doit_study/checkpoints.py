@@ -37,9 +37,14 @@ def weights_file(folder: Path) -> Path:
     return adapter if adapter.exists() else folder / WEIGHTS
 
 
+def checkpoint_record(folder: Path) -> dict:
+    """What a checkpoint recorded when it was saved: epoch, weights sha256, train loss, fingerprint."""
+    return json.loads((folder / CHECKPOINT_RECORD).read_text(encoding="utf-8"))
+
+
 def checkpoint_sha256(folder: Path) -> str:
     """The weights hash a checkpoint recorded when it was saved (no need to hash the weights again)."""
-    return json.loads((folder / CHECKPOINT_RECORD).read_text(encoding="utf-8"))["weights_sha256"]
+    return checkpoint_record(folder)["weights_sha256"]
 
 
 def verified_weights(folder: Path) -> Path:
@@ -112,10 +117,9 @@ def restore_checkpoint(folder: Path, model, optimizer, scheduler, sharded: bool 
 
 def drop_stale_checkpoints(out_dir: Path, fingerprint: str) -> None:
     for folder in sorted(out_dir.glob("epoch-*")):
-        record = folder / CHECKPOINT_RECORD
         if (
-            not record.exists()
-            or json.loads(record.read_text(encoding="utf-8")).get("fingerprint") != fingerprint
+            not (folder / CHECKPOINT_RECORD).exists()
+            or checkpoint_record(folder).get("fingerprint") != fingerprint
         ):
             print(f"removing {folder}: written by a run with other params or data", file=sys.stderr)
             shutil.rmtree(folder)

@@ -10,7 +10,6 @@ batch. Batch order of epoch e depends only on (seed, e): a resumed run sees the 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import random
 import sys
@@ -24,8 +23,8 @@ from torch.nn import functional
 
 from doit_study.chat import IGNORE_INDEX
 from doit_study.checkpoints import (
-    CHECKPOINT_RECORD,
     STATE,
+    checkpoint_record,
     drop_stale_checkpoints,
     epoch_dir,
     last_complete_epoch,
@@ -194,11 +193,7 @@ def train(
             folder = epoch_dir(out_dir, epoch)
             if not folder.is_dir():  # pruned by the caller (train.keep_checkpoints: best)
                 continue
-            on_epoch(
-                epoch,
-                folder,
-                json.loads((folder / CHECKPOINT_RECORD).read_text(encoding="utf-8"))["train_loss"],
-            )
+            on_epoch(epoch, folder, checkpoint_record(folder)["train_loss"])
     wrapped = accelerator.prepare_model(model) if accelerator.num_processes > 1 and not sharded else model
     lengths = [len(ids) for ids, _ in examples]
     wrapped.train()
