@@ -10,7 +10,8 @@ from doit_study.annotate import annotate
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
 from doit_study.io import atomic_dir, write_items, write_json
-from doit_study.sources import candidate_items, read_manifest
+from doit_study.sources.candidates import candidate_items
+from doit_study.sources.manifest import read_manifest
 
 MARGIN = 1.03  # build a few more candidates than the target: filters and de-duplication drop some
 

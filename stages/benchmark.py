@@ -1,14 +1,15 @@
 """Stage benchmark: the multiple-choice suites of Section 5, normalised to data/benchmarks/<suite>.jsonl.
 
 Offline, a held-out suite is built from the builtin character dictionary (facts no training
-ability asks about); with paths in params, CMMLU and AGIEval are read from their standard layouts.
+ability asks about); with paths in params, CMMLU and AGIEval are read from their GitHub layouts,
+and any suite in `benchmark.hub` through Hugging Face datasets (C-Eval, CMMLU, AGIEval hub copies).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from doit_study.benchmarks import build_character_benchmark, load_agieval, load_cmmlu
+from doit_study.benchmarks import build_character_benchmark, load_agieval, load_cmmlu, load_hub_suite
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
 from doit_study.io import DataError, atomic_dir, read_json_lines, write_json_lines
@@ -33,6 +34,10 @@ def main(argv: list[str] | None = None) -> None:
         suites["cmmlu"] = load_cmmlu(params.cmmlu)
     if params.agieval:
         suites["agieval"] = load_agieval(params.agieval.path, params.agieval.tasks, params.agieval.dev)
+    for spec in params.hub:  # Hugging Face datasets: hub copies at a pinned commit, or local folders
+        if spec.suite in suites:
+            raise DataError(args.params, f"suite {spec.suite!r} is read twice", None, "benchmark.hub")
+        suites[spec.suite] = load_hub_suite(spec)
     with atomic_dir(args.out) as tmp:
         for name, questions in suites.items():
             write_json_lines(Path(tmp) / f"{name}.jsonl", (q.model_dump() for q in questions))

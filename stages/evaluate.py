@@ -13,16 +13,16 @@ import torch
 from doit_study.checkpoints import load_checkpoint
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
-from doit_study.evaluation import (
-    read_benchmarks,
-    read_scorable,
-    score_test_and_benchmarks,
-    scoring_config,
-    write_test_predictions,
-)
+from doit_study.evaluation import read_scorable, scoring_config
 from doit_study.io import DataError, atomic_dir, write_json, write_json_lines
 from doit_study.modeling import load_tokenizer
 from doit_study.results import in_domain_mean, select_best_epoch, setting_metrics
+from doit_study.scorecard import (
+    budget_metrics,
+    read_benchmarks,
+    score_test_and_benchmarks,
+    write_test_predictions,
+)
 from doit_study.selection import recorded_selection, score_on_valid, selection_spec
 from doit_study.tracking import RUN_RECORD, log_evaluation, require_tracking_server
 
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         results.benchmark_scores,
         record["params"]["parameters"],
         record["params"]["examples"],
-    )
+    ) | budget_metrics(results.budgets)
     with atomic_dir(args.predictions) as tmp:
         for epoch, predictions in valid_predictions.items():
             write_json_lines(Path(tmp) / f"valid-epoch-{epoch:02d}.jsonl", (p.to_json() for p in predictions))

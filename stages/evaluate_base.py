@@ -10,16 +10,16 @@ import torch
 
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
-from doit_study.evaluation import (
-    read_benchmarks,
-    read_scorable,
-    score_test_and_benchmarks,
-    scoring_config,
-    write_test_predictions,
-)
+from doit_study.evaluation import read_scorable, scoring_config
 from doit_study.io import atomic_dir, write_json
 from doit_study.modeling import load_causal_lm, load_tokenizer, parameter_count, placed_for_inference
 from doit_study.results import overall
+from doit_study.scorecard import (
+    budget_metrics,
+    read_benchmarks,
+    score_test_and_benchmarks,
+    write_test_predictions,
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, entry in results.summary.items():
         metrics |= {f"test.{name}.{key}": entry[key] for key in ("acc", "unparsed", "random", "loss")}
     metrics |= {f"benchmark.{key}.acc": value for key, value in results.benchmark_scores.items()}
+    metrics |= budget_metrics(results.budgets)
     with atomic_dir(args.predictions) as tmp:
         write_test_predictions(Path(tmp), results)
     write_json(args.metrics, dict(sorted(metrics.items())))

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from doit_study.annotate import read_splits
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import PretrainedModel, load_group
 from doit_study.foundation import adapt_pretrained, pack_blocks, pretrain_tiny
-from doit_study.io import DataError, atomic_dir, write_json
+from doit_study.io import DataError, atomic_dir, read_split_items, write_json
 from doit_study.modeling import TinyLlama, folder_hash, load_tokenizer
-from doit_study.sources import corpus_texts, read_manifest
+from doit_study.sources.corpus import corpus_texts
+from doit_study.sources.manifest import read_manifest
 from doit_study.training import config_from
 
 
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
             tokenizer = load_tokenizer(args.tokenizer)
             raw = Path(args.raw)
             texts = corpus_texts(
-                raw, read_manifest(raw), read_splits(Path(args.annotated), ("valid", "test"))
+                raw, read_manifest(raw), read_split_items(Path(args.annotated), ("valid", "test"))
             )
             blocks = pack_blocks(tokenizer, texts, params.seq_len, params.token_budget)
             config = config_from(params.optim, params.seed)

@@ -7,7 +7,8 @@ from pathlib import Path
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
 from doit_study.io import atomic_dir, write_json
-from doit_study.sources import MANIFEST, snapshot
+from doit_study.sources.manifest import MANIFEST
+from doit_study.sources.snapshot import snapshot
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from doit_study.annotate import read_splits
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
-from doit_study.io import atomic_dir
-from doit_study.sources import corpus_texts, read_manifest
+from doit_study.io import atomic_dir, read_split_items
+from doit_study.sources.corpus import corpus_texts
+from doit_study.sources.manifest import read_manifest
 from doit_study.tokenizer_training import train_tokenizer
 
 
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_group(args.params, "tokenizer")
     raw = Path(args.raw)
-    texts = corpus_texts(raw, read_manifest(raw), read_splits(Path(args.annotated), ("valid", "test")))
+    texts = corpus_texts(raw, read_manifest(raw), read_split_items(Path(args.annotated), ("valid", "test")))
     tokenizer = train_tokenizer(texts, params.vocab_size)
     with atomic_dir(args.out) as tmp:
         tokenizer.save_pretrained(tmp)

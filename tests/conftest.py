@@ -7,11 +7,40 @@ from pathlib import Path
 
 import pytest
 
+from doit_study.config import load_params
+from doit_study.modeling import TinyLlama, new_tiny_llama
 from doit_study.schema import AnswerKind, Item, Message, Source
+from doit_study.tokenizer_training import train_tokenizer
 from doit_study.workspace import copy_without_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# One tiny LLaMA shape and one tokenizer for every test that runs a model: a byte-level BPE (it
+# encodes any text) trained on arithmetic questions, a poem and an option list.
+TINY = TinyLlama(hidden_size=32, layers=2, heads=4, intermediate_size=64, max_position_embeddings=256)
+PAIRS = [
+    (f"第{i}题：{a}加{b}等于几？", f"{a}加{b}等于{a + b}。")
+    for i, (a, b) in enumerate(
+        [(1, 2), (3, 4), (5, 6), (7, 8), (2, 9), (4, 4), (6, 1), (8, 3), (9, 9), (5, 5), (3, 3), (1, 7)]
+    )
+]
+CORPUS = [
+    *(q + a for q, a in PAIRS),
+    *(f"第{i}句：春眠不觉晓，处处闻啼鸟。{i * 7}夜来风雨声，花落知多少。" for i in range(12)),
+    "细胞中储存遗传信息的是：\nA. 核糖体\nB. DNA\nC. 线粒体\nD. 高尔基体\n答案：B 正确 错误",
+]
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    """The tests' tokenizer (with the chat tokens), trained once per session."""
+    return train_tokenizer(CORPUS * 5, vocab_size=300)
+
+
+def tiny_llama(tokenizer, seed: int = 0):
+    """A freshly initialised tiny LLaMA of the shared shape."""
+    return new_tiny_llama(TINY, tokenizer, seed=seed)
 
 
 def make(
@@ -30,6 +59,12 @@ def make(
         source=Source(name="test", version="0", key=prompt[:20]),
         **extra,
     )
+
+
+def smoke_group(group: str, **overrides):
+    """A params group of the smoke profile with some fields replaced (every key is required)."""
+    base = getattr(load_params(REPO / "profiles/smoke.yaml"), group)
+    return type(base).model_validate(base.model_dump() | overrides)
 
 
 @pytest.fixture

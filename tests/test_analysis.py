@@ -104,7 +104,14 @@ def test_report_states_undefined_values_and_renders_html(tmp_path):
     from doit_study.report import render_html, report_markdown
 
     rows = [
-        {"setting": f"{size}-n{n}", "ability": "math", "parameters": p, "data_volume": 10 * n, "acc": acc}
+        {
+            "setting": f"{size}-n{n}",
+            "ability": "math",
+            "parameters": p,
+            "data_volume": 10 * n,
+            "acc": acc,
+            "random": 0,
+        }
         for size, p in (("s", 100), ("l", 400))
         for n, acc in ((1, 0.1), (4, 0.3 if size == "l" else 0.1))
     ]

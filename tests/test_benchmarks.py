@@ -78,3 +78,177 @@ def test_k_shot_prompt_puts_solved_exemplars_before_the_question():
     assert text.count("答案是：") == 3 and text.endswith("答案是：")
     assert text.index("曹操") < text.index("三人行")
     assert "答案是：" not in prompt_text(target, []).split("题目：")[0]
+
+
+# Hub layouts, offline: local folders laid out as the hub repositories are (a README whose YAML
+# `configs` map each config's splits to parquet files, as `push_to_hub` writes them), read through
+# `datasets.load_dataset` exactly as a hub id at a pinned commit is.
+CEVAL_ROWS = {  # ceval/ceval-exam: <subject>/{dev,val,test}-00000-of-00001.parquet
+    "dev": [
+        {
+            "id": k,
+            "question": f"例题{k}",
+            "A": "甲",
+            "B": "乙",
+            "C": "丙",
+            "D": "丁",
+            "answer": "ABCD"[k % 4],
+            "explanation": "解析",
+        }
+        for k in range(5)
+    ],
+    "val": [
+        {
+            "id": k,
+            "question": f"第{k}题：成人正常体温约为",
+            "A": "35℃",
+            "B": "37℃",
+            "C": "39℃",
+            "D": "41℃",
+            "answer": "B",
+            "explanation": "",
+        }
+        for k in range(3)
+    ],
+    "test": [
+        {
+            "id": 0,
+            "question": "未公布答案的题",
+            "A": "甲",
+            "B": "乙",
+            "C": "丙",
+            "D": "丁",
+            "answer": "",
+            "explanation": "",
+        }
+    ],
+}
+
+
+def _hub_folder(root, configs: dict[str, dict[str, list[dict]]]):
+    from datasets import Dataset
+
+    lines = ["---", "configs:"]
+    for config, splits in configs.items():
+        lines += [f"- config_name: {config}", "  data_files:"]
+        folder = "data" if config == "default" else config
+        for split, rows in splits.items():
+            (root / folder).mkdir(parents=True, exist_ok=True)
+            Dataset.from_list(rows).to_parquet(str(root / folder / f"{split}-00000-of-00001.parquet"))
+            lines += [f"  - split: {split}", f"    path: {folder}/{split}-*"]
+    (root / "README.md").write_text("\n".join([*lines, "---", ""]), encoding="utf-8")
+    return root
+
+
+def _suite(**fields):
+    from doit_study.config import HubSuite
+
+    return HubSuite(**{"revision": None, "dev": 5, **fields})
+
+
+def test_c_eval_from_its_hub_layout_scores_val_with_dev_exemplars(tmp_path):
+    from doit_study.benchmarks import load_hub_suite
+
+    folder = _hub_folder(tmp_path / "ceval-exam", {"physician": CEVAL_ROWS, "accountant": CEVAL_ROWS})
+    spec = _suite(
+        suite="ceval",
+        layout="ceval",
+        path=str(folder),
+        subjects=["physician"],
+        test_split="val",
+        dev_split="dev",
+    )
+    questions = load_hub_suite(spec)
+    assert [(q.split, q.answer) for q in questions] == [
+        ("dev", "A"),
+        ("dev", "B"),
+        ("dev", "C"),
+        ("dev", "D"),
+        ("dev", "A"),
+        ("test", "B"),
+        ("test", "B"),
+        ("test", "B"),
+    ]
+    assert questions[5].options == ["35℃", "37℃", "39℃", "41℃"] and questions[5].subject == "physician"
+    assert "例题0" in prompt_text(questions[5], questions[:5])
+
+
+def test_c_eval_test_split_without_labels_is_refused_with_its_row(tmp_path):
+    from doit_study.benchmarks import load_hub_suite
+
+    folder = _hub_folder(tmp_path / "ceval-exam", {"physician": CEVAL_ROWS})
+    spec = _suite(
+        suite="ceval",
+        layout="ceval",
+        path=str(folder),
+        subjects=["physician"],
+        test_split="test",
+        dev_split="dev",
+    )
+    with pytest.raises(DataError, match=r"physician:test\]:1: answer"):
+        load_hub_suite(spec)
+
+
+def test_cmmlu_from_its_hub_layout(tmp_path):
+    from doit_study.benchmarks import load_hub_suite
+
+    row = {"Question": "“学而时习之”出自", "A": "孟子", "B": "论语", "C": "庄子", "D": "荀子", "Answer": "B"}
+    folder = _hub_folder(tmp_path / "cmmlu", {"ancient_chinese": {"test": [row] * 3, "dev": [row] * 5}})
+    spec = _suite(
+        suite="cmmlu",
+        layout="cmmlu",
+        path=str(folder),
+        subjects=["ancient_chinese"],
+        test_split="test",
+        dev_split="dev",
+        dev=2,
+    )
+    questions = load_hub_suite(spec)
+    assert [q.split for q in questions] == ["dev", "dev", "test", "test", "test"]
+    assert {q.answer for q in questions} == {"B"} and questions[0].options[1] == "论语"
+
+
+def test_agieval_from_its_hub_layout_keeps_the_ready_prompt(tmp_path):
+    from doit_study.benchmarks import load_hub_suite
+
+    query = (
+        "问题：所有的鸟都会飞，企鹅是鸟。由此可知：选项：(A)企鹅会飞(B)企鹅不会飞(C)无法判断(D)企鹅不是鸟\n"
+        "答案：从A到D, 我们应选择"
+    )
+    rows = [
+        {
+            "query": query,
+            "choices": ["(A)企鹅会飞", "(B)企鹅不会飞", "(C)无法判断", "(D)企鹅不是鸟"],
+            "gold": [0],
+        },
+        {"query": query, "choices": ["(A)甲", "(B)乙", "(C)丙", "(D)丁", "(E)戊"], "gold": [4]},  # 5 options
+        {"query": query, "choices": ["(A)甲", "(B)乙", "(C)丙", "(D)丁"], "gold": [2]},
+        {"query": query, "choices": ["(A)甲", "(B)乙", "(C)丙", "(D)丁"], "gold": [1, 2]},  # several answers
+    ]
+    _hub_folder(tmp_path / "agieval-logiqa-zh", {"default": {"test": rows}})
+    spec = _suite(
+        suite="agieval",
+        layout="agieval",
+        path=str(tmp_path / "agieval-{subject}"),
+        subjects=["logiqa-zh"],
+        test_split="test",
+        dev_split=None,
+        dev=1,
+    )
+    questions = load_hub_suite(spec)
+    assert [(q.split, q.answer) for q in questions] == [("dev", "A"), ("test", "C")]
+    assert questions[0].options[1] == "企鹅不会飞"
+    assert prompt_text(questions[1], questions[:1]) == f"{query}A\n\n{query}"
+
+
+def test_a_hub_id_must_be_pinned_to_a_commit():
+    with pytest.raises(ValueError, match="pinned 40-hex commit"):
+        _suite(
+            suite="ceval",
+            layout="ceval",
+            path="ceval/ceval-exam",
+            subjects=["physician"],
+            test_split="val",
+            dev_split="dev",
+            revision="main",
+        )

@@ -25,16 +25,24 @@ def test_the_parameter_formula_counts_a_real_llama(tied):
     assert llama_parameters(shape, 500, tied) == sum(p.numel() for p in model.parameters())
 
 
+LOCAL = {"trust_remote_code": False, "local_files_only": True}
+
+
 def test_a_real_model_is_counted_from_its_config_or_its_name(tmp_path):
     folder = tmp_path / "7b"
     folder.mkdir()
     config = {"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32}
     config |= {"intermediate_size": 11008, "vocab_size": 32000}
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    assert pretrained_parameters("7b", PretrainedModel(path=str(folder))) == 6_738_415_616  # LLaMA-7b
-    assert pretrained_parameters("13b", PretrainedModel(path=str(tmp_path / "absent"))) == 13_000_000_000
+    assert (
+        pretrained_parameters("7b", PretrainedModel(path=str(folder), **LOCAL)) == 6_738_415_616
+    )  # LLaMA-7b
+    assert (
+        pretrained_parameters("13b", PretrainedModel(path=str(tmp_path / "absent"), **LOCAL))
+        == 13_000_000_000
+    )
     with pytest.raises(ValueError, match="no size in the name"):
-        pretrained_parameters("big", PretrainedModel(path=str(tmp_path / "absent")))
+        pretrained_parameters("big", PretrainedModel(path=str(tmp_path / "absent"), **LOCAL))
 
 
 def test_the_paper_profile_budget_follows_from_its_settings():

@@ -7,9 +7,10 @@ from fractions import Fraction
 import pytest
 
 from doit_study.answers import parse_answer
-from doit_study.sources.builtin import BUILDERS, build_builtin_items, snapshot_builtin
 from doit_study.sources.builtin.ethics import load_norms
+from doit_study.sources.builtin.items import BUILDERS, build_builtin_items
 from doit_study.sources.builtin.knowledge import AMINO_ACIDS, GENETIC_CODE, offspring_probability
+from doit_study.sources.builtin.material import snapshot_builtin
 from doit_study.sources.builtin.problems import necessarily
 
 ABILITY_KINDS = {
@@ -191,8 +192,8 @@ def test_ood_sets_use_material_no_ability_uses():
 def test_generators_stop_when_they_run_out(tmp_path):
     # ask for far more chargaff-only items than exist: the builder must end, not spin
     from doit_study.schema import AnswerKind
-    from doit_study.sources.builtin import _unique
     from doit_study.sources.builtin.common import generator_source, make_item
+    from doit_study.sources.builtin.items import _unique
     from doit_study.sources.builtin.knowledge import _chargaff_item
 
     rng = random.Random(0)

@@ -1,16 +1,11 @@
 from doit_study.chat import IGNORE_INDEX, add_chat_tokens, chat_ids, encode_dialogue, encode_prompt
 from doit_study.schema import Message
-from doit_study.tokenizer_training import train_tokenizer
 
 TEXTS = [
     "画蛇添足：比喻做了多余的事，反而不恰当。",
     "def add(a, b):\n    return a + b",
     "你好，很高兴认识你。",
-] * 20
-
-
-def _tokenizer():
-    return train_tokenizer(TEXTS, vocab_size=400)
+]
 
 
 def _dialogue():
@@ -22,14 +17,12 @@ def _dialogue():
     ]
 
 
-def test_chinese_round_trips_exactly():
-    tokenizer = _tokenizer()
-    for text in [*TEXTS[:3], "罕见字：龘靐齉 ✓ 😀 \t tabs and  spaces"]:
+def test_chinese_round_trips_exactly(tokenizer):
+    for text in [*TEXTS, "罕见字：龘靐齉 ✓ 😀 \t tabs and  spaces"]:
         assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text
 
 
-def test_loss_covers_only_assistant_content_and_its_end_of_turn():
-    tokenizer = _tokenizer()
+def test_loss_covers_only_assistant_content_and_its_end_of_turn(tokenizer):
     ids = chat_ids(tokenizer)
     input_ids, labels = encode_dialogue(tokenizer, _dialogue(), max_length=512)
     assert len(input_ids) == len(labels)
@@ -42,21 +35,18 @@ def test_loss_covers_only_assistant_content_and_its_end_of_turn():
     assert input_ids.count(ids.user) == 2 and input_ids.count(ids.assistant) == 2
 
 
-def test_truncation_keeps_the_start():
-    tokenizer = _tokenizer()
+def test_truncation_keeps_the_start(tokenizer):
     full, _ = encode_dialogue(tokenizer, _dialogue(), max_length=512)
     short, labels = encode_dialogue(tokenizer, _dialogue(), max_length=7)
     assert short == full[:7] and len(labels) == 7
 
 
-def test_prompt_ends_with_the_assistant_token():
-    tokenizer = _tokenizer()
+def test_prompt_ends_with_the_assistant_token(tokenizer):
     ids = chat_ids(tokenizer)
     prompt = encode_prompt(tokenizer, _dialogue())
     full, _ = encode_dialogue(tokenizer, _dialogue(), max_length=512)
     assert prompt[-1] == ids.assistant and full[: len(prompt)] == prompt
 
 
-def test_add_chat_tokens_is_idempotent():
-    tokenizer = _tokenizer()
+def test_add_chat_tokens_is_idempotent(tokenizer):
     assert add_chat_tokens(tokenizer) == 0

@@ -72,8 +72,9 @@ def test_a_mix_baseline_without_its_setting_is_rejected(tmp_path: Path):
 
 def test_lora_with_fsdp_sharding_is_rejected(tmp_path: Path):
     smoke = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8")
-    text = smoke.replace("  lora: null", "  lora: {r: 4}").replace("  sharding: none", "  sharding: fsdp")
-    assert text.count("lora: {r: 4}") == 1 and text.count("sharding: fsdp") == 1
+    lora = "  lora: {r: 4, alpha: 8, dropout: 0.0, target_modules: [q_proj, v_proj]}"
+    text = smoke.replace("  lora: null", lora).replace("  sharding: none", "  sharding: fsdp")
+    assert text.count(lora) == 1 and text.count("sharding: fsdp") == 1
     bad = tmp_path / "params.yaml"
     bad.write_text(text, encoding="utf-8")
     with pytest.raises(DataError, match="sharding: fsdp shards full fine-tuning; with lora set") as error:

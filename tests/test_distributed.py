@@ -13,19 +13,16 @@ import yaml
 from safetensors.torch import load_file
 
 from doit_study.checkpoints import last_complete_epoch
-from doit_study.modeling import TinyLlama, new_tiny_llama
-from doit_study.tokenizer_training import train_tokenizer
-from tests.conftest import REPO
+from tests.conftest import REPO, tiny_llama
 
 pytestmark = pytest.mark.slow
 QUESTIONS = [(f"第{i}题：{i}加{i + 1}等于几？", f"{i}加{i + 1}等于{2 * i + 1}。") for i in range(12)]
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, tokenizer):
     root = tmp_path_factory.mktemp("ddp")
-    tokenizer = train_tokenizer([q + a for q, a in QUESTIONS] * 4, vocab_size=300)
-    model = new_tiny_llama(TinyLlama(32, 2, 4, 64, 128), tokenizer, seed=0)
+    model = tiny_llama(tokenizer, seed=0)
     model.save_pretrained(root / "base", safe_serialization=True)
     tokenizer.save_pretrained(root / "base")
     lines = [

@@ -1,25 +1,36 @@
-"""Scoring items: judging outputs, random baselines, bad items, and whole-item scoring on a tiny model."""
+"""Scoring items: judging outputs, random baselines, bad items, reading choices from text or logits,
+answer budgets, and whole-item scoring on a tiny model."""
+
+import math
 
 import pytest
 
-from doit_study.chat import add_chat_tokens
 from doit_study.checkpoints import load_checkpoint
 from doit_study.evaluation import (
-    ScoringConfig,
+    OptionTokens,
+    answer_budgets,
     check_scorable,
     judge,
     random_baseline,
+    read_choice,
     score_items,
+    scoring_config,
     summarise,
 )
 from doit_study.io import DataError, sha256_file
-from doit_study.modeling import TinyLlama, new_tiny_llama
 from doit_study.schema import AnswerKind
-from doit_study.tokenizer_training import train_tokenizer
-from tests.conftest import make
+from tests.conftest import make, smoke_group, tiny_llama
 
 FOUR = "细胞中储存遗传信息的是：\nA. 核糖体\nB. DNA\nC. 线粒体\nD. 高尔基体\n请选出正确的一项。"
-CONFIG = ScoringConfig(8, 256, {"letter": 4, "multi_letter": 4, "true_false": 4, "fill": 4, "math": 8})
+BUDGETS = {"letter": 4, "multi_letter": 4, "true_false": 4, "fill": 4, "math": 8}
+
+
+def _config(**overrides):
+    fields = {"generation_batch": 8, "nll_token_budget": 256, "max_new_tokens": BUDGETS} | overrides
+    return scoring_config(smoke_group("evaluate", **fields))
+
+
+CONFIG = _config(choice_parse="text", gold_length_quantile=None)
 
 
 @pytest.mark.parametrize(
@@ -62,12 +73,8 @@ def test_bad_items_are_named():
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    poem = "春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。"
-    tokenizer = train_tokenizer([FOUR, poem] * 20, vocab_size=300)
-    add_chat_tokens(tokenizer)
-    shape = TinyLlama(hidden_size=32, layers=1, heads=4, intermediate_size=64, max_position_embeddings=256)
-    return new_tiny_llama(shape, tokenizer, seed=0).eval(), tokenizer
+def tiny(tokenizer):
+    return tiny_llama(tokenizer, seed=0).eval(), tokenizer
 
 
 def test_score_items_never_raises_on_unparsable_output_and_counts_it(tiny):
@@ -113,3 +120,83 @@ def test_a_checkpoint_without_weights_or_with_other_weights_is_refused(tiny, tmp
     digest = sha256_file(tmp_path / "model.safetensors")
     (tmp_path / "checkpoint.json").write_text(f'{{"weights_sha256": "{digest}"}}', encoding="utf-8")
     assert load_checkpoint(tmp_path).training is False
+
+
+# choice_parse: the authors' choice_parse_mode, on hand-written first-token scores
+SCORES = {"A": -2.0, "B": -0.5, "C": -3.0, "D": -1.0}  # B has the highest log-probability
+
+
+@pytest.mark.parametrize(
+    ("mode", "text", "expected"),
+    [
+        ("text", "答案：C", ("C", "text")),
+        ("text", "不知道", (None, "text")),
+        ("logits", "答案：C", ("B", "logits")),  # the text is ignored
+        ("both", "C", ("C", "text")),  # a bare letter is read from the text
+        ("both", "C。", ("C", "text")),
+        ("both", "答案：C", ("B", "logits")),  # anything else: the logits (the authors' rule)
+        ("both", "不知道", ("B", "logits")),
+    ],
+)
+def test_single_choice_read_by_mode(mode, text, expected):
+    assert read_choice(AnswerKind.letter, text, SCORES, mode, "ABCD") == expected
+
+
+def test_true_false_both_reads_a_stated_verdict_and_else_the_logits():
+    scores = {"T": -0.2, "F": -1.7}
+    assert read_choice(AnswerKind.true_false, "不对", scores, "both", "ABCD") == ("F", "text")
+    assert read_choice(AnswerKind.true_false, "既对又错", scores, "both", "ABCD") == ("T", "logits")
+    assert read_choice(AnswerKind.true_false, "不对", scores, "logits", "ABCD") == ("T", "logits")
+
+
+def test_logit_ties_go_to_the_first_option():
+    assert read_choice(AnswerKind.letter, "", dict.fromkeys("ABCD", -1.0), "logits", "ABCD") == (
+        "A",
+        "logits",
+    )
+
+
+def test_option_scores_are_the_first_token_log_probabilities(tokenizer):
+    options = OptionTokens.of(tokenizer)
+    logprobs = {token: -float(k) for k, token in enumerate(options.ids())}
+    item = make("下列正确的是：\nA. 甲\nB. 乙\nC. 丙", "B")  # three options: A-C only
+    scores = options.scores(item, logprobs)
+    assert list(scores) == ["A", "B", "C"]
+    assert scores["B"] == logprobs[tokenizer.encode("B", add_special_tokens=False)[0]]
+    verdict = options.scores(make("判断：水是液体。", "正确", kind=AnswerKind.true_false), logprobs)
+    true = [logprobs[t] for t in options.true]
+    assert verdict["T"] == pytest.approx(math.log(sum(math.exp(v) for v in true)))
+
+
+def test_logits_mode_reads_the_model_and_records_the_option_scores(tiny):
+    model, tokenizer = tiny
+    items = [
+        make(FOUR, "B", id="a"),
+        make("判断正误：水是液体。", "正确", ability="history", kind=AnswerKind.true_false, id="b"),
+    ]
+    [letter, verdict] = score_items(model, tokenizer, items, _config(choice_parse="logits"))
+    assert letter.parsed_from == "logits" and set(letter.option_logprobs) == set("ABCD")
+    assert letter.parsed == max(letter.option_logprobs, key=letter.option_logprobs.get)
+    assert letter.correct == (letter.parsed == "B") and not letter.unparsed
+    assert set(verdict.option_logprobs) == {"T", "F"} and verdict.parsed in ("T", "F")
+    # the same scores as the next-token log-probabilities of a plain forward pass
+    from doit_study.chat import encode_prompt
+    from doit_study.scoring import next_token_logprobs
+
+    ids = OptionTokens.of(tokenizer).letters
+    prompt = encode_prompt(tokenizer, items[0].messages)
+    [direct] = next_token_logprobs(model, [prompt], [ids[k] for k in "ABCD"], tokenizer.pad_token_id, 1)
+    assert [letter.option_logprobs[k] for k in "ABCD"] == pytest.approx(direct, abs=1e-5)
+
+
+def test_budgets_grow_to_hold_the_gold_answers(tokenizer):
+    chain = "先算乘法，再算加法，最后检查一遍结果是否正确。" * 3 + "\n答案：7"
+    items = [
+        make("1+2*3=?", chain, ability="math", kind=AnswerKind.math, answer="7", id=f"m{k}") for k in range(4)
+    ]
+    needed = len(tokenizer.encode(chain, add_special_tokens=False))
+    grown = answer_budgets(tokenizer, items, _config(gold_length_quantile=0.95))
+    assert grown["math"] == {"tokens": needed, "gold_fit": 1.0} and needed > BUDGETS["math"]
+    fixed = answer_budgets(tokenizer, items, _config(gold_length_quantile=None))
+    assert fixed["math"] == {"tokens": BUDGETS["math"], "gold_fit": 0.0}  # unscorable, and it shows
+    assert fixed["letter"]["gold_fit"] is None  # no letter item was scored

@@ -17,7 +17,6 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from doit_study.chat import CHAT_TOKENS
 from doit_study.foundation import adapt_pretrained, pack_blocks, pretrain_tiny
 from doit_study.modeling import TinyLlama, load_causal_lm, load_tokenizer
-from doit_study.tokenizer_training import train_tokenizer
 from doit_study.training import TrainConfig
 from tests.conftest import REPO
 
@@ -73,8 +72,7 @@ def test_a_folder_without_safetensors_is_refused(plain_model_dir, tmp_path):
         load_causal_lm(tmp_path / "pickled")
 
 
-def test_tiny_pretraining_writes_a_loadable_folder(tmp_path):
-    tokenizer = train_tokenizer(TEXTS, vocab_size=300)
+def test_tiny_pretraining_writes_a_loadable_folder(tmp_path, tokenizer):
     blocks = pack_blocks(tokenizer, TEXTS, seq_len=32, max_tokens=2000)
     assert blocks and all(len(ids) == 32 for ids, _ in blocks)
     config = TrainConfig(epochs=1, peak_lr=3e-3, end_lr=3e-4, global_batch=8, micro_batch=8)
@@ -141,6 +139,7 @@ def _assert_bad_input(result, text):
     assert text in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # the train stage as a subprocess
 def test_unknown_base_model_path(tmp_path):
     result = _stage(
         _args(_params(tmp_path), _subset(tmp_path), tmp_path / "nowhere", tmp_path / "out"), tmp_path
@@ -149,6 +148,7 @@ def test_unknown_base_model_path(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # the train stage as a subprocess
 def test_setting_with_a_missing_subset(tmp_path, plain_model_dir):
     result = _stage(
         _args(_params(tmp_path), tmp_path / "absent.jsonl", plain_model_dir, tmp_path / "out"), tmp_path
@@ -156,12 +156,14 @@ def test_setting_with_a_missing_subset(tmp_path, plain_model_dir):
     _assert_bad_input(result, "names subset 'absent', which was not written")
 
 
+@pytest.mark.slow  # the train stage as a subprocess
 def test_tokenizer_that_cannot_encode_the_chat(tmp_path, plain_model_dir):
     result = _stage(_args(_params(tmp_path), _subset(tmp_path), plain_model_dir, tmp_path / "out"), tmp_path)
     _assert_bad_input(result, "the tokenizer cannot encode the data")
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # the train stage as a subprocess
 def test_an_unreachable_tracking_server_stops_the_stage_before_training(tmp_path):
     with socket.socket() as probe:  # a loopback port nobody listens on
         probe.bind(("127.0.0.1", 0))
@@ -173,6 +175,7 @@ def test_an_unreachable_tracking_server_stops_the_stage_before_training(tmp_path
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # the train stage as a subprocess
 def test_a_half_precision_release_is_fine_tuned_with_float32_weights(tmp_path, plain_model_dir):
     # real releases ship bf16 or fp16 weights, which transformers 5 loads as saved
     adapt_pretrained(str(plain_model_dir), tmp_path / "base")

@@ -8,8 +8,8 @@ from doit_study.schema import ABILITIES
 VOLUMES = {40.0: 4, 160.0: 16, 640.0: 64}  # data volume of curated-n<k> -> k
 
 
-def _entry(label: str, accs: list[float]) -> dict:
-    return {"class": label, "data": {"curve": {"x": list(VOLUMES), "acc": accs}}}
+def _entry(label: str, accs: list[float], chance: float = 0.0) -> dict:
+    return {"class": label, "random": chance, "data": {"curve": {"x": list(VOLUMES), "acc": accs}}}
 
 
 def _sensitivity() -> dict:
@@ -33,6 +33,26 @@ def test_rules_floor_resistant_cap_plateaued_and_scale_the_rest():
     assert rules["ethics"]["n"] == 4
     assert rules["creative_writing"]["rule"] == "cap" and rules["creative_writing"]["n"] == 16
     assert all(rules[a]["rule"] == "scale" for a in ("math", "code", "biology"))
+
+
+def test_a_falling_or_flat_curve_is_no_plateau_but_resistant():
+    sensitivity = _sensitivity()
+    sensitivity["history"] = _entry("parameter-biased", [0.31, 0.25, 0.22], chance=0.37)  # falls
+    sensitivity["biology"] = _entry("data-biased", [0.24, 0.26, 0.25], chance=0.25)  # at chance
+    sensitivity["reasoning"] = _entry("data-biased", [0.40, 0.41, 0.39], chance=0.25)  # flat above it
+    rules = ability_rules(sensitivity, VOLUMES, floor=4, tolerance=0.02)
+    assert rules["history"] == {
+        "class": "resistant",
+        "analysis_class": "parameter-biased",
+        "rule": "floor",
+        "n": 4,
+        "reason": "data curve flat at chance level 0.370 (0.310 at 4 → 0.220 at 64 items per ability)",
+    }
+    assert rules["biology"]["rule"] == "floor" and "chance level 0.250" in rules["biology"]["reason"]
+    assert rules["reasoning"]["rule"] == "floor" and "does not rise" in rules["reasoning"]["reason"]
+    # a curve that falls above chance is no plateau either
+    sensitivity["history"] = _entry("parameter-biased", [0.6, 0.5, 0.4], chance=0.25)
+    assert ability_rules(sensitivity, VOLUMES, 4, 0.02)["history"]["rule"] == "floor"
 
 
 def test_an_unclassified_ability_is_scaled_and_says_why():

@@ -10,6 +10,8 @@ import yaml
 
 from tests.conftest import ENV, REPO
 
+pytestmark = pytest.mark.slow  # each test runs stages or dvc as subprocesses
+
 
 def test_the_paper_profile_expands_to_the_papers_study(tmp_path):
     shutil.copy(REPO / "dvc.yaml", tmp_path / "dvc.yaml")

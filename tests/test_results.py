@@ -2,8 +2,17 @@
 
 import pytest
 
-from doit_study.results import overall, select_best_epoch, setting_metrics, study_rows, subset_factors
+from doit_study.evaluation import Prediction, summarise
+from doit_study.results import (
+    in_domain_mean,
+    overall,
+    select_best_epoch,
+    setting_metrics,
+    study_rows,
+    subset_factors,
+)
 from doit_study.schema import ABILITIES
+from tests.conftest import make
 
 
 def test_best_epoch_is_at_or_after_min_epoch():
@@ -15,6 +24,26 @@ def test_best_epoch_is_at_or_after_min_epoch():
 def test_ties_go_to_the_earlier_epoch_whatever_the_order():
     assert select_best_epoch({7: 0.5, 6: 0.5, 5: 0.2}, min_epoch=5) == 6
     assert select_best_epoch({5: 0.5, 6: 0.5}, min_epoch=5) == 5
+
+
+def _valid_epoch(correct_per_ability: list[int], per_ability: int = 10):
+    """A valid summary with the given number of correct items per ability, items listed in reverse."""
+    items, predictions = [], []
+    for ability, correct in zip(ABILITIES, correct_per_ability, strict=True):
+        for k in range(per_ability):
+            items.append(make(f"{ability} question {k}", "A", ability=ability, id=f"{ability}-{k}"))
+            predictions.append(Prediction(f"{ability}-{k}", ability, "letter", k < correct, False, "A"))
+    return summarise(items[::-1], predictions[::-1])
+
+
+def test_epochs_with_the_same_correct_counts_in_another_order_tie_exactly():
+    # the same 48 correct items, spread over the abilities in another order: a plain sum of the ten
+    # accuracies differs in the last digit (4.799999999999999 against 4.8); the scores must not
+    first, second = [4, 1, 1, 10, 5, 7, 8, 1, 5, 6], [1, 8, 6, 4, 1, 5, 5, 1, 10, 7]
+    assert sum(c / 10 for c in first) != sum(c / 10 for c in second)
+    scores = {3: in_domain_mean(_valid_epoch(first)), 2: in_domain_mean(_valid_epoch(second))}
+    assert scores[2] == scores[3]
+    assert select_best_epoch(scores, min_epoch=1) == 2
 
 
 def test_no_eligible_checkpoint_is_an_error():

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from doit_study.chat import chat_ids
-from doit_study.modeling import TinyLlama, new_tiny_llama
 from doit_study.scoring import (
     continuation_nll,
     continuation_nll_naive,
@@ -14,17 +13,12 @@ from doit_study.scoring import (
     next_token_logprobs,
     prefix_batches,
 )
-from doit_study.tokenizer_training import train_tokenizer
-
-SHAPE = TinyLlama(hidden_size=32, layers=2, heads=4, intermediate_size=64, max_position_embeddings=256)
-TEXTS = [f"第{i}句：春眠不觉晓，处处闻啼鸟。{i * 7}夜来风雨声，花落知多少。" for i in range(40)]
+from tests.conftest import tiny_llama
 
 
 @pytest.fixture(scope="module")
-def model_and_tokenizer():
-    tokenizer = train_tokenizer(TEXTS, vocab_size=300)
-    model = new_tiny_llama(SHAPE, tokenizer, seed=3).eval()
-    return model, tokenizer
+def model_and_tokenizer(tokenizer):
+    return tiny_llama(tokenizer, seed=3).eval(), tokenizer
 
 
 def _random_ids(rng, tokenizer, low, high):
@@ -94,7 +88,7 @@ def test_batched_greedy_generation_matches_one_prompt_at_a_time(model_and_tokeni
     prompts = [_random_ids(rng, tokenizer, 2, 30) for _ in range(10)]
     budgets = [rng.choice([1, 4, 12]) for _ in prompts]
     stops = [ids.end_of_turn, ids.user, ids.assistant]
-    outputs = generate_greedy(model, prompts, budgets, stops, ids.pad, batch_size=4, min_new_tokens=0)
+    outputs, _ = generate_greedy(model, prompts, budgets, stops, ids.pad, batch_size=4, min_new_tokens=0)
     for prompt, budget, output in zip(prompts, budgets, outputs, strict=True):
         assert len(output) <= budget and not set(output) & set(stops)
         assert output == _greedy_one(model, prompt, budget, stops)
@@ -106,7 +100,7 @@ def test_generation_stops_at_the_end_of_turn(model_and_tokenizer):
     prompt = [ids.user, 10, 11, ids.end_of_turn, ids.assistant]
     first = _greedy_one(model, prompt, 1, stops=[])[0]
     # declare the model's own first token a stop token: nothing may be returned
-    assert generate_greedy(model, [prompt], [8], [first], ids.pad, batch_size=1) == [[]]
+    assert generate_greedy(model, [prompt], [8], [first], ids.pad, batch_size=1) == ([[]], [[]])
 
 
 def test_min_new_tokens_forbids_an_empty_answer(model_and_tokenizer):
@@ -114,5 +108,22 @@ def test_min_new_tokens_forbids_an_empty_answer(model_and_tokenizer):
     ids = chat_ids(tokenizer)
     prompt = [ids.user, 10, 11, ids.end_of_turn, ids.assistant]
     first = _greedy_one(model, prompt, 1, stops=[])[0]
-    [output] = generate_greedy(model, [prompt], [8], [first], ids.pad, batch_size=1, min_new_tokens=1)
+    [output], _ = generate_greedy(model, [prompt], [8], [first], ids.pad, batch_size=1, min_new_tokens=1)
     assert len(output) >= 1 and output[0] != first
+
+
+def test_first_token_scores_do_not_depend_on_batching_or_on_min_new_tokens(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    ids = chat_ids(tokenizer)
+    rng = random.Random(4)
+    prompts = [_random_ids(rng, tokenizer, 2, 30) for _ in range(7)]
+    stops, scored = [ids.end_of_turn, ids.user, ids.assistant], [5, 6, 7, ids.end_of_turn]
+    _, alone = generate_greedy(
+        model, prompts, [3] * 7, stops, ids.pad, 1, min_new_tokens=0, scored_tokens=scored
+    )
+    _, batched = generate_greedy(
+        model, prompts, [3] * 7, stops, ids.pad, 4, min_new_tokens=2, scored_tokens=scored
+    )
+    reference = next_token_logprobs(model, prompts, scored, ids.pad, batch_size=3)
+    for one, many, ref in zip(alone, batched, reference, strict=True):
+        assert one == pytest.approx(ref, abs=1e-5) and many == pytest.approx(ref, abs=1e-5)

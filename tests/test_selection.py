@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from doit_study.checkpoints import checkpoint_sha256, epoch_dir, load_checkpoint
-from doit_study.config import EvaluateParams
 from doit_study.io import DataError, sha256_file
-from doit_study.modeling import WEIGHTS, new_tiny_llama
+from doit_study.modeling import WEIGHTS
 from doit_study.results import in_domain_mean, select_best_epoch
 from doit_study.schema import AnswerKind
 from doit_study.selection import (
@@ -20,11 +19,11 @@ from doit_study.selection import (
     selection_spec,
 )
 from doit_study.training import train
-from tests.conftest import make
-from tests.test_training import PAIRS, SHAPE, Killed, _config, _examples, kill_in_epoch, tokenizer  # noqa: F401
+from tests.conftest import PAIRS, make, smoke_group, tiny_llama
+from tests.test_training import Killed, _config, _examples, kill_in_epoch
 
 EPOCHS = 4
-PARAMS = EvaluateParams(min_epoch=2, nll_token_budget=256)
+PARAMS = smoke_group("evaluate", min_epoch=2, nll_token_budget=256)
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +40,14 @@ def _kept(out):
     return sorted(int(p.name[6:]) for p in out.glob("epoch-*"))
 
 
-def _train(tokenizer, out, keeper, on_step=None, after_epoch=None):  # noqa: F811
+def _train(tokenizer, out, keeper, on_step=None, after_epoch=None):
     def on_epoch(epoch, folder, loss):
         keeper.add(epoch, folder, checkpoint_sha256(folder), loss)
         if after_epoch:
             after_epoch()
 
     train(
-        new_tiny_llama(SHAPE, tokenizer, seed=0),
+        tiny_llama(tokenizer, seed=0),
         tokenizer,
         _examples(tokenizer),
         _config(epochs=EPOCHS),
@@ -64,9 +63,9 @@ def _keeper(out, valid, params=PARAMS):
     return CheckpointKeeper(out, "run", selection_spec(params, valid), None, valid, "test")
 
 
-def test_only_the_best_is_kept_with_the_scores_of_keeping_all(tokenizer, valid, tmp_path):  # noqa: F811
+def test_only_the_best_is_kept_with_the_scores_of_keeping_all(tokenizer, valid, tmp_path):
     every = tmp_path / "all"
-    model = new_tiny_llama(SHAPE, tokenizer, seed=0)
+    model = tiny_llama(tokenizer, seed=0)
     train(model, tokenizer, _examples(tokenizer), _config(epochs=EPOCHS), every)
     config = _keeper(tmp_path / "unused", valid).config
     scored = {e: score_on_valid(epoch_dir(every, e), None, valid, config, "all") for e in range(1, 5)}
@@ -84,7 +83,7 @@ def test_only_the_best_is_kept_with_the_scores_of_keeping_all(tokenizer, valid, 
         assert recorded[epoch] == (predictions, summary)  # predictions read back equal the scored ones
 
 
-def test_epochs_that_can_no_longer_win_are_removed_during_training(tokenizer, valid, tmp_path):  # noqa: F811
+def test_epochs_that_can_no_longer_win_are_removed_during_training(tokenizer, valid, tmp_path):
     out = tmp_path / "run"
     keeper, seen = _keeper(out, valid), []
     best = _train(tokenizer, out, keeper, after_epoch=lambda: seen.append(_kept(out)))
@@ -97,7 +96,7 @@ def test_epochs_that_can_no_longer_win_are_removed_during_training(tokenizer, va
     assert _kept(out) == [best]
 
 
-def test_a_killed_run_resumes_to_the_same_selection(tokenizer, valid, tmp_path):  # noqa: F811
+def test_a_killed_run_resumes_to_the_same_selection(tokenizer, valid, tmp_path):
     _train(tokenizer, tmp_path / "full", _keeper(tmp_path / "full", valid))
 
     with pytest.raises(Killed):
@@ -117,9 +116,9 @@ def test_a_killed_run_resumes_to_the_same_selection(tokenizer, valid, tmp_path):
     assert not (tmp_path / "killed" / ".epoch-01.pruned").exists()
 
 
-def test_a_selection_made_under_other_params_is_refused(tokenizer, valid, tmp_path):  # noqa: F811
+def test_a_selection_made_under_other_params_is_refused(tokenizer, valid, tmp_path):
     _train(tokenizer, tmp_path, _keeper(tmp_path, valid))
-    other = selection_spec(EvaluateParams(min_epoch=3, nll_token_budget=256), valid)
+    other = selection_spec(smoke_group("evaluate", min_epoch=3, nll_token_budget=256), valid)
     with pytest.raises(DataError, match=r"evaluate\.min_epoch"):
         recorded_selection(tmp_path, other)
     fewer = selection_spec(PARAMS, valid[:-1])
@@ -133,14 +132,14 @@ def _keeper_with_fingerprint(out, valid, fingerprint):
     return CheckpointKeeper(out, fingerprint, selection_spec(PARAMS, valid), None, valid, "test")
 
 
-def test_scoring_in_bfloat16_or_spread_by_accelerate(tokenizer, valid, tmp_path):  # noqa: F811
+def test_scoring_in_bfloat16_or_spread_by_accelerate(tokenizer, valid, tmp_path):
     # the paper profile scores in bfloat16 with device_map: auto (a 33b model is 132 GB in float32)
     train(
-        new_tiny_llama(SHAPE, tokenizer, seed=0), tokenizer, _examples(tokenizer), _config(epochs=1), tmp_path
+        tiny_llama(tokenizer, seed=0), tokenizer, _examples(tokenizer), _config(epochs=1), tmp_path
     )
     folder = epoch_dir(tmp_path, 1)
     config = _keeper(tmp_path / "unused", valid).config
-    half = EvaluateParams(min_epoch=1, nll_token_budget=256, dtype="bfloat16")
+    half = smoke_group("evaluate", min_epoch=1, nll_token_budget=256, dtype="bfloat16")
     bf16_config = _keeper(tmp_path / "unused", valid, half).config
     assert (config.dtype, bf16_config.dtype) == ("float32", "bfloat16")
     assert selection_spec(half, valid) != selection_spec(PARAMS, valid)  # a recorded selection is per dtype

@@ -5,11 +5,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from doit_study.io import read_items
 from doit_study.schema import ABILITIES
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow  # each test runs stages or dvc as subprocesses
 
 
 def run_stage(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -51,7 +54,7 @@ def _params(tmp: Path, user_dir: Path, **expand) -> Path:
         "pool": dict.fromkeys(ABILITIES, 24),
         "n_per_ability": [1, 4, 16],
         "single_ability_n": 8,
-        "mixes": {"baseline": {"others": "fixed", "others_n": 16}},
+        "mixes": {"baseline": {"fixed": {}, "others": "fixed", "others_n": 16, "total": None}},
     } | expand
     path = tmp / "params.yaml"
     path.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")

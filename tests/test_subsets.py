@@ -50,9 +50,8 @@ def test_pool_order_is_independent_of_file_order():
 
 
 def test_reconstruct_fills_to_the_total_like_the_paper():
-    mix = MixParams(
-        fixed={"ethics": 64, "role_play": 64, "creative_writing": 1000}, others="fill", total=10000
-    )
+    fixed = {"ethics": 64, "role_play": 64, "creative_writing": 1000}
+    mix = MixParams(fixed=fixed, others="fill", others_n=None, total=10000)
     sizes = mix_sizes(mix, TABLE1_POOLS)
     assert sum(sizes.values()) == 10000
     assert sizes["biology"] == 1042  # smaller than its share: all of it
@@ -61,13 +60,16 @@ def test_reconstruct_fills_to_the_total_like_the_paper():
 
 
 def test_maximum_takes_every_other_pool_in_full():
-    mix = MixParams(fixed={"ethics": 64, "role_play": 64, "creative_writing": 1000}, others="full")
+    fixed = {"ethics": 64, "role_play": 64, "creative_writing": 1000}
+    mix = MixParams(fixed=fixed, others="full", others_n=None, total=None)
     sizes = mix_sizes(mix, TABLE1_POOLS)
     assert sum(sizes.values()) == 39618 and sizes["reasoning"] == 12751
 
 
 def test_fill_with_an_odd_remainder_keeps_the_total():
-    sizes = mix_sizes(MixParams(fixed={"ethics": 3}, others="fill", total=100), dict.fromkeys(ABILITIES, 50))
+    sizes = mix_sizes(
+        MixParams(fixed={"ethics": 3}, others="fill", others_n=None, total=100), dict.fromkeys(ABILITIES, 50)
+    )
     assert (
         sum(sizes.values()) == 100
         and max(sizes.values()) - min(v for a, v in sizes.items() if a != "ethics") <= 1

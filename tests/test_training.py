@@ -4,23 +4,10 @@ import torch
 from doit_study.chat import encode_dialogue
 from doit_study.checkpoints import last_complete_epoch
 from doit_study.io import DataError, sha256_file
-from doit_study.modeling import WEIGHTS, TinyLlama, new_tiny_llama
+from doit_study.modeling import WEIGHTS
 from doit_study.schema import Message
-from doit_study.tokenizer_training import train_tokenizer
 from doit_study.training import TrainConfig, length_grouped_batches, train
-
-SHAPE = TinyLlama(hidden_size=32, layers=2, heads=4, intermediate_size=64, max_position_embeddings=128)
-PAIRS = [
-    (f"第{i}题：{a}加{b}等于几？", f"{a}加{b}等于{a + b}。")
-    for i, (a, b) in enumerate(
-        [(1, 2), (3, 4), (5, 6), (7, 8), (2, 9), (4, 4), (6, 1), (8, 3), (9, 9), (5, 5), (3, 3), (1, 7)]
-    )
-]
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return train_tokenizer([f"{q}{a}" for q, a in PAIRS] * 5, vocab_size=300)
+from tests.conftest import PAIRS, tiny_llama
 
 
 def _examples(tokenizer):
@@ -57,7 +44,7 @@ def _config(**overrides):
 
 def _run(tokenizer, out, **overrides):
     losses = []
-    model = new_tiny_llama(SHAPE, tokenizer, seed=0)
+    model = tiny_llama(tokenizer, seed=0)
     last = train(
         model,
         tokenizer,
@@ -87,7 +74,7 @@ def test_same_params_give_bit_identical_checkpoints(tokenizer, tmp_path):
 def test_killed_run_resumes_to_the_same_weights(tokenizer, tmp_path):
     uninterrupted, _ = _run(tokenizer, tmp_path / "full")
 
-    model = new_tiny_llama(SHAPE, tokenizer, seed=0)
+    model = tiny_llama(tokenizer, seed=0)
     with pytest.raises(Killed):
         train(
             model, tokenizer, _examples(tokenizer), _config(), tmp_path / "killed", on_step=kill_in_epoch(2)
@@ -98,7 +85,7 @@ def test_killed_run_resumes_to_the_same_weights(tokenizer, tmp_path):
     assert len(losses) == 2 * 3  # only epochs 2 and 3 ran again (3 steps each)
     reported = []  # a run resumed with every epoch done still reports each checkpoint it ends with
     train(
-        new_tiny_llama(SHAPE, tokenizer, seed=0),
+        tiny_llama(tokenizer, seed=0),
         tokenizer,
         _examples(tokenizer),
         _config(),
@@ -115,7 +102,11 @@ def test_accumulation_matches_one_big_batch(tokenizer, tmp_path):
     accumulated, _ = _run(tokenizer, tmp_path / "acc", epochs=1, global_batch=12, micro_batch=3)
     single, _ = _run(tokenizer, tmp_path / "one", epochs=1, global_batch=12, micro_batch=12)
     a, b = load_file(accumulated / WEIGHTS), load_file(single / WEIGHTS)
-    assert all(torch.allclose(a[name], b[name], atol=1e-6) for name in a)
+    start = tiny_llama(tokenizer, seed=0).state_dict()
+    step = max((b[name] - start[name]).abs().max().item() for name in b)  # AdamW's first step: ~lr
+    apart = max((a[name] - b[name]).abs().max().item() for name in a)
+    # the same gradient summed in another order: float32 rounding only, under 1% of the step
+    assert step > 1e-4 and apart < 0.01 * step
 
 
 def test_a_tampered_checkpoint_is_refused_on_resume(tokenizer, tmp_path):
@@ -144,7 +135,7 @@ def test_lora_trains_adapters_only_and_resumes(tokenizer, tmp_path):
     from doit_study.modeling import with_lora
 
     def lora_model():
-        return with_lora(new_tiny_llama(SHAPE, tokenizer, seed=0), 4, 8, 0.0, ["q_proj", "v_proj"])
+        return with_lora(tiny_llama(tokenizer, seed=0), 4, 8, 0.0, ["q_proj", "v_proj"])
 
     model = lora_model()
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}

@@ -190,13 +190,15 @@ def sensitivities(
     `correct[setting][ability]` the per-item results behind each row."""
     by_ability: dict[str, dict[tuple[float, float], float]] = {}
     items: dict[str, dict[tuple[float, float], Sequence[bool]]] = {}
+    chance: dict[str, float] = {}
     for row in rows:
         key = (float(row["parameters"]), float(row["data_volume"]))
         by_ability.setdefault(row["ability"], {})[key] = float(row["acc"])
         items.setdefault(row["ability"], {})[key] = correct[row["setting"]][row["ability"]]
+        chance[row["ability"]] = float(row["random"])
     result = {}
     for ability in sorted(by_ability):
-        entry = {}
+        entry: dict = {"random": chance[ability]}
         for axis, name in ((0, "param"), (1, "data")):
             xs, ys = averaged_curve(by_ability[ability], axis)
             fit = fit_log_linear(xs, ys)

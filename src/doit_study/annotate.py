@@ -8,29 +8,18 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from doit_study.answers import parse_answer
 from doit_study.distractors import with_distractors
-from doit_study.io import DataError, read_items, sha256_text
+from doit_study.io import DataError, sha256_text
+from doit_study.options import rng_for
 from doit_study.schema import ABILITIES, AnswerKind, Item
-from doit_study.sources.builtin.common import rng_for
 
 SPLITS = ("train", "valid", "test")
 # Eval items are seen first, so an item shared with train is dropped from train, not from eval.
 _DEDUP_ORDER = {"test": 0, "valid": 1, None: 2, "train": 3, "synthetic": 4}
 _PUNCTUATION_OR_SPACE = re.compile(r"[\W_]+", re.UNICODE)
 _OPTION_LINE = re.compile(r"^[a-f](?=[^a-z])")  # an option line after folding: "b细胞核" from "B. 细胞核"
-
-
-def read_splits(annotated_dir: Path, splits: tuple[str, ...]) -> list[Item]:
-    """Every item of the given splits of an annotated directory, in file-name order."""
-    return [
-        item
-        for split in splits
-        for path in sorted((annotated_dir / split).glob("*.jsonl"))
-        for item in read_items(path)
-    ]
 
 
 def item_id(item: Item) -> str:
@@ -161,8 +150,9 @@ def annotate(
 def _with_distractors(
     unique: list[tuple[Item, str | None]], drops, seed: int
 ) -> list[tuple[Item, str | None]]:
-    """Give format-1 items without choices [gold, fine, coarse]; the coarse one comes from another
-    item of the same ability. Done before capping and splitting, so a failure cannot shrink a split."""
+    """Give format-1 items that may be evaluated and have no choices [gold, fine, coarse]; the coarse
+    one comes from another item of the same ability. Done before capping and splitting, so a failure
+    cannot shrink a split. Training items need no choices (the release's carry none)."""
     pools: dict[str, list[Item]] = defaultdict(list)
     for item, _ in unique:
         pools[item.type].append(item)
@@ -171,7 +161,7 @@ def _with_distractors(
     rngs = {name: rng_for(seed, f"distractors:{name}") for name in pools}
     done = []
     for item, split in sorted(unique, key=lambda entry: entry[0].id):  # draws independent of source order
-        if item.question_format == 1 and item.choices is None:
+        if item.question_format == 1 and item.choices is None and split not in ("train", "synthetic"):
             made = with_distractors(item, pools[item.type], rngs[item.type])
             if made is None:
                 drops[item.type]["no_distractor"] += 1

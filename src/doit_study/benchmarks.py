@@ -1,9 +1,11 @@
 """Multiple-choice benchmarks scored by next-token letter logits (Section 5 of the paper).
 
-Readers for the CMMLU layout (`<root>/{dev,test}/<subject>.csv`, columns `,Question,A,B,C,D,Answer`)
-and the AGIEval layout (`<root>/<task>.jsonl` with `question`, `options` "(A)…", `label`), a builder
-for the offline held-out set (Chinese character facts no training ability uses), and k-shot prompts.
-Every suite is normalised to one JSONL format so the evaluate stage reads one thing.
+Readers for the GitHub layouts of CMMLU (`<root>/{dev,test}/<subject>.csv`, columns
+`,Question,A,B,C,D,Answer`) and AGIEval (`<root>/<task>.jsonl` with `question`, `options` "(A)…",
+`label`); hub copies read with Hugging Face `datasets` as lm-evaluation-harness reads them
+(`load_hub_suite`); a builder for the offline held-out set (Chinese character facts no training
+ability uses); and k-shot prompts. Every suite is normalised to one JSONL format so the evaluate
+stage reads one thing.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from doit_study.chat import chat_ids, encode_prompt
 from doit_study.io import DataError, first_validation_error, read_json_lines
+from doit_study.options import options_block, pick_distinct, shuffled_options
 from doit_study.schema import Message
 from doit_study.scoring import next_token_logprobs
-from doit_study.sources.builtin.common import options_block, pick_distinct, shuffled_options
 
 LETTERS = ("A", "B", "C", "D")
 _AGIEVAL_OPTION = re.compile(r"^\s*\(?([A-D])\)\s*")
@@ -36,6 +38,7 @@ class Question(BaseModel):
     question: str
     options: list[str] = Field(min_length=4, max_length=4)
     answer: str = Field(pattern="^[A-D]$")
+    prompt: str | None = None  # the suite's own prompt, used verbatim (AGIEval's hub `query`)
 
 
 def read_questions(path: os.PathLike | str) -> list[Question]:
@@ -104,6 +107,57 @@ def load_agieval(
     return questions
 
 
+# Hub layouts: the columns of each suite's published rows (lm-evaluation-harness's doc_to_text,
+# doc_to_choice and doc_to_target read the same ones).
+HUB_COLUMNS = {
+    "ceval": ("question", ("A", "B", "C", "D"), "answer"),  # ceval/ceval-exam
+    "cmmlu": ("Question", ("A", "B", "C", "D"), "Answer"),  # haonan-li/cmmlu
+}
+
+
+def _hub_fields(layout: str, row: dict) -> dict:
+    """Question fields from one published row; AGIEval's hub copies (hails/agieval-<task>) hold a
+    ready prompt `query`, options `choices` ("(A)…") and the answer indices `gold`."""
+    if layout == "agieval":
+        choices, gold = row["choices"], row["gold"]
+        if len(choices) != 4 or len(gold) != 1:
+            return {}  # multi-answer or 5-option questions are outside letter scoring
+        options = [_AGIEVAL_OPTION.sub("", option, count=1) for option in choices]
+        answer = LETTERS[gold[0]]
+        return {"question": row["query"], "prompt": row["query"], "options": options, "answer": answer}
+    question, letters, answer = HUB_COLUMNS[layout]
+    options = [row[k] for k in letters]
+    return {"question": row[question], "options": options, "answer": str(row[answer]).strip()}
+
+
+def load_hub_suite(spec) -> list[Question]:
+    """A suite from a Hugging Face dataset (a hub id at a pinned commit, or a local folder in the
+    same layout): per subject, the dev exemplars and the scored split (`HubSuite` in config)."""
+    from datasets import load_dataset
+
+    questions = []
+    for subject in spec.subjects:
+        path = spec.path.replace("{subject}", subject)
+        config = None if "{subject}" in spec.path else subject
+        pinned = {"revision": spec.revision} if spec.revision else {}
+        scored = list(load_dataset(path, config, split=spec.test_split, **pinned))
+        if spec.dev_split:
+            splits = {"dev": list(load_dataset(path, config, split=spec.dev_split, **pinned))[: spec.dev]}
+        else:  # no dev split: the first rows of the scored split are the exemplars
+            splits, scored = {"dev": scored[: spec.dev]}, scored[spec.dev :]
+        splits["test"] = scored
+        for split, rows in splits.items():
+            read_from = spec.test_split if split == "test" or not spec.dev_split else spec.dev_split
+            where = f"{path}[{config or 'default'}:{read_from}]"
+            for number, row in enumerate(rows, start=1):
+                fields = _hub_fields(spec.layout, row)
+                if fields:
+                    ident = f"{subject}-{split}-{number}"
+                    common = {"suite": spec.suite, "subject": subject, "split": split, "id": ident}
+                    questions.append(_question(where, number, **common, **fields))
+    return questions
+
+
 def _question(path: os.PathLike | str, line: int, **fields) -> Question:
     try:
         return Question(**fields)
@@ -168,14 +222,16 @@ def _radical_question(record: dict, characters, rng: random.Random):
 
 
 def _render(question: Question, with_answer: bool) -> str:
-    text = f"题目：{question.question}\n{options_block(question.options)}\n答案是："
+    text = question.prompt or f"题目：{question.question}\n{options_block(question.options)}\n答案是："
     return text + question.answer if with_answer else text
 
 
 def prompt_text(question: Question, exemplars: Sequence[Question]) -> str:
-    """The CMMLU prompt: a header, k solved exemplars, then the question ending in 答案是："""
+    """The CMMLU prompt: a header, k solved exemplars, then the question ending in 答案是：. A suite
+    with its own prompts (AGIEval's hub copies) is given them as they are, exemplars first."""
     header = f"以下是关于{question.subject}的单项选择题，请直接给出正确答案的选项。"
-    blocks = [header, *(_render(e, True) for e in exemplars), _render(question, False)]
+    header = [] if question.prompt else [header]
+    blocks = [*header, *(_render(e, True) for e in exemplars), _render(question, False)]
     return "\n\n".join(blocks)
 
 

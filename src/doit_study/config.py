@@ -37,23 +37,23 @@ def _check_abilities(mapping: dict[str, int], what: str) -> dict[str, int]:
 
 
 class DoitReleaseParams(_Strict):
-    path: str | None = None  # a local copy in the release layout; wins over the hub
-    repo_id: str = "ChiyuSONG/dynamics-of-instruction-tuning"
-    revision: str | None = None  # a commit hash of the dataset repository (required for the hub)
+    path: str | None  # a local copy in the release layout; wins over the hub
+    repo_id: str
+    revision: str | None  # a commit hash of the dataset repository (required for the hub)
 
 
 class JsonlParams(_Strict):
-    path: str | None = None
+    path: str | None
 
 
 class DataParams(_Strict):
     """Group `data` (stage raw): where the material comes from."""
 
-    source: Literal["builtin", "doit", "jsonl"] = "builtin"
-    seed: int = 0  # seeds the instantiation of chalkbase maths templates
-    math_instances: int = Field(13000, ge=0)  # chalkbase problems to instantiate (before dedup)
-    doit: DoitReleaseParams = DoitReleaseParams()
-    jsonl: JsonlParams = JsonlParams()
+    source: Literal["builtin", "doit", "jsonl"]
+    seed: int  # seeds the instantiation of chalkbase maths templates
+    math_instances: int = Field(ge=0)  # chalkbase problems to instantiate (before dedup)
+    doit: DoitReleaseParams
+    jsonl: JsonlParams
 
     @model_validator(mode="after")
     def _source_location(self) -> DataParams:
@@ -67,11 +67,11 @@ class DataParams(_Strict):
 class AnnotateParams(_Strict):
     """Group `annotate`: item construction, filters and splits."""
 
-    seed: int = 0
-    valid_size: int = Field(100, ge=1)
-    test_size: int = Field(100, ge=1)
-    ood_size: int = Field(100, ge=1)
-    max_chars: int = Field(6000, ge=100)  # whole dialogue length limit, in characters
+    seed: int
+    valid_size: int = Field(ge=1)
+    test_size: int = Field(ge=1)
+    ood_size: int = Field(ge=1)
+    max_chars: int = Field(ge=100)  # whole dialogue length limit, in characters
     # Items kept per ability (train + valid + test), Table 1 of the paper.
     targets: dict[str, int]
 
@@ -84,10 +84,10 @@ class AnnotateParams(_Strict):
 class MixParams(_Strict):
     """A data mix: fixed sizes for some abilities; the others `full` or filled to `total`."""
 
-    fixed: dict[str, int] = {}
-    others: Literal["full", "fill", "fixed"] = "fixed"
-    others_n: int | None = None  # with others=fixed: n for every ability not in `fixed`
-    total: int | None = None  # with others=fill: the mix's total size
+    fixed: dict[str, int]
+    others: Literal["full", "fill", "fixed"]
+    others_n: int | None  # with others=fixed: n for every ability not in `fixed`
+    total: int | None  # with others=fill: the mix's total size
 
     @field_validator("fixed")
     @classmethod
@@ -106,13 +106,13 @@ class MixParams(_Strict):
 class ExpandParams(_Strict):
     """Group `expand`: the training pool and every subset the study trains on."""
 
-    seed: int = 0
+    seed: int
     pool: dict[str, int]  # training pool per ability (Table 1 size minus valid and test)
     n_per_ability: list[int] = Field(min_length=1)
-    single_ability_n: int = Field(64, ge=1)
+    single_ability_n: int = Field(ge=1)
     # subsets of the second construction pool (10 x n items in all), when the source has one
-    synthetic_n_per_ability: list[int] = []
-    mixes: dict[str, MixParams] = {}
+    synthetic_n_per_ability: list[int]
+    mixes: dict[str, MixParams]
 
     @field_validator("pool")
     @classmethod
@@ -137,7 +137,7 @@ class ExpandParams(_Strict):
 class TokenizerParams(_Strict):
     """Group `tokenizer`: the offline foundation models' byte-level BPE."""
 
-    vocab_size: int = Field(3000, ge=300)
+    vocab_size: int = Field(ge=300)
 
 
 class TinyShape(_Strict):
@@ -153,8 +153,8 @@ class PretrainedModel(_Strict):
     """A real causal LM: a local folder, or a hub id when local_files_only is false."""
 
     path: str
-    trust_remote_code: bool = False  # runs code shipped with the model: only for models you trust
-    local_files_only: bool = True  # no hub download unless you allow it
+    trust_remote_code: bool  # runs code shipped with the model: only for models you trust
+    local_files_only: bool  # no hub download unless you allow it
 
 
 class OptimParams(_Strict):
@@ -174,8 +174,8 @@ class OptimParams(_Strict):
 class FoundationParams(_Strict):
     """Group `foundation`: one model per size, tiny ones pretrained under a token budget."""
 
-    seed: int = 0
-    seq_len: int = Field(128, ge=16)
+    seed: int
+    seq_len: int = Field(ge=16)
     token_budget: int = Field(ge=1)  # tokens of raw corpus each tiny model is pretrained on (per epoch)
     optim: OptimParams
     sizes: dict[str, TinyShape | PretrainedModel] = Field(min_length=1)
@@ -189,25 +189,25 @@ class SettingSpec(_Strict):
 class LoraParams(_Strict):
     """Low-rank adapters (peft) instead of full fine-tuning, for real models."""
 
-    r: int = Field(8, ge=1)
-    alpha: int = Field(16, ge=1)
-    dropout: float = Field(0.0, ge=0, lt=1)
-    target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj"]
+    r: int = Field(ge=1)
+    alpha: int = Field(ge=1)
+    dropout: float = Field(ge=0, lt=1)
+    target_modules: list[str] = Field(min_length=1)
 
 
 class TrainParams(_Strict):
     """Group `train`: supervised fine-tuning, one DVC stage per setting."""
 
-    seed: int = 0
-    max_length: int = Field(512, ge=16)  # tokens; longer dialogues are trimmed (the paper: 2048)
+    seed: int
+    max_length: int = Field(ge=16)  # tokens; longer dialogues are trimmed (the paper: 2048)
     optim: OptimParams
-    lora: LoraParams | None = None  # null: full fine-tuning, as in the paper
+    lora: LoraParams | None  # null: full fine-tuning, as in the paper
     # best: select on valid after every epoch and keep only the selected checkpoint (selection.py)
-    keep_checkpoints: Literal["all", "best"] = "all"
+    keep_checkpoints: Literal["all", "best"]
     # fsdp: several processes shard the model instead of replicating it (sharding.py)
-    sharding: Literal["none", "fsdp"] = "none"
+    sharding: Literal["none", "fsdp"]
     # what runs stages/train.py in dvc.yaml: python, or accelerate launch with its options
-    launcher: str = Field("python", min_length=1)
+    launcher: str = Field(min_length=1)
     settings: dict[str, SettingSpec] = Field(min_length=1)
 
     @field_validator("settings")
@@ -226,80 +226,107 @@ class TrainParams(_Strict):
 
 
 class HeldoutBenchmark(_Strict):
-    size: int = Field(200, ge=1)  # test questions per subject
-    dev: int = Field(5, ge=0)  # exemplars per subject for k-shot prompts
+    size: int = Field(ge=1)  # test questions per subject
+    dev: int = Field(ge=0)  # exemplars per subject for k-shot prompts
 
 
 class AgievalParams(_Strict):
     path: str  # AGIEval's data folder (<task>.jsonl)
     tasks: list[str] = Field(min_length=1)
-    dev: int = Field(5, ge=0)  # first questions of each task held back as k-shot exemplars
+    dev: int = Field(ge=0)  # first questions of each task held back as k-shot exemplars
+
+
+class HubSuite(_Strict):
+    """A multiple-choice suite read with Hugging Face `datasets`, as lm-evaluation-harness reads it:
+    a hub dataset at a pinned commit, or a local folder in the same layout (docs/evaluation.md)."""
+
+    suite: str  # its name in data/benchmarks and in the metrics (benchmark.<suite>.<k>shot.acc)
+    layout: Literal["ceval", "cmmlu", "agieval"]  # which columns hold the question and answer
+    path: str  # hub id (ceval/ceval-exam; "{subject}" for one repository per task) or a local folder
+    revision: str | None  # the 40-hex commit for a hub id; null for a local folder
+    subjects: list[str] = Field(min_length=1)  # configs, or the {subject} of the path
+    test_split: str  # the scored split (C-Eval: val, its test labels are not published)
+    dev_split: str | None  # exemplars for k-shot prompts; null: the first `dev` rows of test_split
+    dev: int = Field(ge=0)  # exemplars per subject
+
+    @model_validator(mode="after")
+    def _pinned(self) -> HubSuite:
+        pinned = self.revision and re.fullmatch(r"[0-9a-f]{40}", self.revision)
+        local = all(Path(self.path.replace("{subject}", s)).is_dir() for s in self.subjects)
+        if not local and not pinned:
+            raise ValueError("revision: a hub dataset is read at a pinned 40-hex commit")
+        return self
 
 
 class BenchmarkParams(_Strict):
     """Group `benchmark`: the multiple-choice suites scored by letter logits (Section 5)."""
 
-    seed: int = 0
-    heldout: HeldoutBenchmark | None = None  # offline: built from the builtin character dictionary
-    cmmlu: str | None = None  # a CMMLU copy (dev/ and test/ CSVs)
-    agieval: AgievalParams | None = None
+    seed: int
+    heldout: HeldoutBenchmark | None  # offline: built from the builtin character dictionary
+    cmmlu: str | None  # a CMMLU copy in the GitHub layout (dev/ and test/ CSVs)
+    agieval: AgievalParams | None  # AGIEval in the GitHub layout (data/v1/<task>.jsonl)
+    hub: list[HubSuite]  # suites read with Hugging Face datasets (hub copies or local folders)
 
 
 class GenerationBudget(_Strict):
-    """New tokens allowed per answer kind (exact-match items)."""
+    """The least number of new tokens per answer kind (exact-match items); raised from the data
+    by `evaluate.gold_length_quantile`."""
 
-    letter: int = Field(8, ge=1)
-    multi_letter: int = Field(8, ge=1)
-    true_false: int = Field(8, ge=1)
-    fill: int = Field(8, ge=1)
-    math: int = Field(64, ge=1)
+    letter: int = Field(ge=1)
+    multi_letter: int = Field(ge=1)
+    true_false: int = Field(ge=1)
+    fill: int = Field(ge=1)
+    math: int = Field(ge=1)
 
 
 class EvaluateParams(_Strict):
     """Group `evaluate`: scoring every checkpoint, selecting the best, benchmarks."""
 
-    min_epoch: int = Field(5, ge=1)  # the best checkpoint is chosen at or after this epoch
-    valid_per_ability: int | None = Field(None, ge=1)  # valid items scored per epoch; null: all
-    generation_batch: int = Field(32, ge=1)
-    nll_token_budget: int = Field(1024, ge=16)  # padded tokens per perplexity batch
-    benchmark_batch: int = Field(16, ge=1)
-    shots: list[int] = [0, 5]
-    max_new_tokens: GenerationBudget = GenerationBudget()
-    min_new_tokens: int = Field(1, ge=0)  # stop tokens are suppressed until an answer has this many tokens
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # of the weights while scoring
-    device_map: Literal["auto"] | None = None  # auto: accelerate spreads a model over every GPU
+    min_epoch: int = Field(ge=1)  # the best checkpoint is chosen at or after this epoch
+    valid_per_ability: int | None = Field(ge=1)  # valid items scored per epoch; null: all
+    generation_batch: int = Field(ge=1)
+    nll_token_budget: int = Field(ge=16)  # padded tokens per perplexity batch
+    benchmark_batch: int = Field(ge=1)
+    shots: list[int]
+    max_new_tokens: GenerationBudget
+    # a kind's budget holds at least this share of its gold answers (null: max_new_tokens only)
+    gold_length_quantile: float | None = Field(gt=0, le=1)
+    choice_parse: Literal["text", "logits", "both"]  # letters and true/false (docs/evaluation.md)
+    min_new_tokens: int = Field(ge=0)  # stop tokens are suppressed until an answer has this many tokens
+    dtype: Literal["float32", "bfloat16", "float16"]  # of the weights while scoring
+    device_map: Literal["auto"] | None  # auto: accelerate spreads a model over every GPU
 
 
 class BootstrapParams(_Strict):
-    replicates: int = Field(1000, ge=10)  # resamples of the test items
-    seed: int = 0
-    level: float = Field(0.95, gt=0, lt=1)
+    replicates: int = Field(ge=10)  # resamples of the test items
+    seed: int
+    level: float = Field(gt=0, lt=1)
 
 
 class FeatureWeights(_Strict):
     """Complexity = w1 * L - w2 * sum(...); Transference = w * sum(...). The paper does not state
     them; docs/analysis.md gives the reasoning behind the defaults."""
 
-    w1: float = 1.0
-    w2: float = 1.0
-    w: float = 1.0
+    w1: float
+    w2: float
+    w: float
 
 
 class Thresholds(_Strict):
     """On normalised sensitivities: below `resistant` on both factors, an ability is resistant;
     within `balance` of each other, responsive; otherwise biased towards the larger."""
 
-    resistant: float = Field(0.3, ge=0, le=1)
-    balance: float = Field(0.1, ge=0, le=1)
+    resistant: float = Field(ge=0, le=1)
+    balance: float = Field(ge=0, le=1)
 
 
 class AnalysisParams(_Strict):
     """Group `analysis`: sensitivities, features and their regression."""
 
-    pool: str = "curated"  # the construction pool whose size x volume grid is fitted
-    thresholds: Thresholds = Thresholds()
-    bootstrap: BootstrapParams = BootstrapParams()
-    weights: FeatureWeights = FeatureWeights()
+    pool: str  # the construction pool whose size x volume grid is fitted
+    thresholds: Thresholds
+    bootstrap: BootstrapParams
+    weights: FeatureWeights
 
 
 class MixesParams(_Strict):
@@ -307,9 +334,9 @@ class MixesParams(_Strict):
 
     size: str  # the model size the mixes are trained at (the paper: 7b, its smallest)
     baseline: str  # the Baseline subset; the setting <size> x <baseline> is what the mixes are compared to
-    floor: int = Field(64, ge=1)  # items per resistant ability (the paper: 64)
-    plateau_tolerance: float = Field(0.02, ge=0)  # a curve has flattened once within this of its best
-    maximum_per_ability: int | None = Field(None, ge=1)  # Maximum's cap per scaled ability; null: whole pool
+    floor: int = Field(ge=1)  # items per resistant ability (the paper: 64)
+    plateau_tolerance: float = Field(ge=0)  # a curve has flattened once within this of its best
+    maximum_per_ability: int | None = Field(ge=1)  # Maximum's cap per scaled ability; null: whole pool
 
 
 class Params(_Strict):
@@ -390,13 +417,7 @@ def load_params(path: os.PathLike | str) -> Params:
 
 
 def load_group(path: os.PathLike | str, group: str):
-    """Validate one params group only: a stage depends on exactly the params it reads."""
-    document = _read_yaml(path)
-    if group not in document:
-        raise DataError(path, f"missing params group {group!r}", None, group)
-    try:
-        return GROUPS[group].model_validate(document[group])
-    except ValidationError as error:
-        field, message = first_validation_error(error)
-        dotted = f"{group}.{field}"
-        raise DataError(path, message, _line_of(path, dotted), dotted) from None
+    """One params group, after validating the whole file: every stage stops on a params error in
+    any group and on the checks across groups, so a bad file fails in the first stage that runs,
+    not stages later. (DVC reruns a stage only when its own group changes.)"""
+    return getattr(load_params(path), group)

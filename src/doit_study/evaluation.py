@@ -1,9 +1,12 @@
 """Scoring items by the paper's protocol (`../shared/doit-protocol.md`, "Evaluation protocol").
 
-Format-0 items are scored by exact match: greedy generation, parsed by answer kind, compared with
-the parsed gold. Format-1 items (gold plus distractors) are scored by perplexity: the gold wins if
-and only if its PPL is strictly below every distractor's, so a tie counts as wrong. An output that
-does not parse is wrong and counted as `unparsed`; it never raises.
+Format-0 items are scored by exact match: greedy generation, parsed by answer kind (`answers`),
+compared with the parsed gold. Single-choice and true/false answers can instead be read from the
+next-token log-probabilities of the options at the answer's first position (`choice_parse`: the
+authors' `choice_parse_mode`; docs/evaluation.md). Format-1 items (gold plus distractors) are
+scored by perplexity: the gold wins if and only if its PPL is strictly below every distractor's, so
+a tie counts as wrong. An output that does not parse is wrong and counted as `unparsed`; it never
+raises.
 """
 
 from __future__ import annotations
@@ -17,23 +20,35 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from doit_study.answers import math_equivalent, parse_answer
-from doit_study.benchmarks import Question, read_questions, score_benchmark
+from doit_study.answers import (
+    FALSE_MARKERS,
+    LETTERS,
+    MULTI_LETTERS,
+    TRUE_MARKERS,
+    bare_answer,
+    math_equivalent,
+    parse_answer,
+    parse_letter,
+    parse_true_false,
+)
 from doit_study.chat import chat_ids, encode_prompt
-from doit_study.io import DataError, read_items, write_json_lines
+from doit_study.io import DataError, read_items
 from doit_study.schema import AnswerKind, Item
 from doit_study.scoring import continuation_nll, generate_greedy
 
 _OPTION_LINE = re.compile(r"^\s*([A-F])\s*[.．、:：)）]", re.MULTILINE)
+CHOICE_KINDS = (AnswerKind.letter, AnswerKind.true_false)  # the kinds `choice_parse` applies to
 
 
 @dataclass(frozen=True)
 class ScoringConfig:
     generation_batch: int
     nll_token_budget: int
-    max_new_tokens: Mapping[str, int]  # per answer kind
-    min_new_tokens: int = 1  # an answer has at least one token: stop tokens wait until then
-    dtype: str = "float32"  # the weights' dtype while scoring (bfloat16 halves a large model's memory)
+    max_new_tokens: Mapping[str, int]  # per answer kind: the least generation budget
+    min_new_tokens: int  # an answer has at least this many tokens: stop tokens wait until then
+    dtype: str  # the weights' dtype while scoring (bfloat16 halves a large model's memory)
+    choice_parse: str  # letters and true/false: text | logits | both (the authors' default)
+    gold_length_quantile: float | None  # budgets raised to hold this share of gold answers
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,8 @@ class Prediction:
     parsed: str | None = None  # exact match: the parsed answer
     output: str | None = None  # exact match: the generated text
     ppl: tuple[float, ...] | None = None  # distractors: gold first
+    parsed_from: str | None = None  # letters and true/false: "text" or "logits"
+    option_logprobs: dict[str, float] | None = None  # letters and true/false: first-token scores
 
     def to_json(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -82,6 +99,12 @@ def gold_text(item: Item) -> str:
     return item.answer if item.answer is not None else item.gold
 
 
+def item_letters(item: Item) -> str:
+    """The option letters the question offers ("ABC" for three options; A-D when it lists none)."""
+    found = sorted(set(_OPTION_LINE.findall(item.messages[-2].content)))
+    return "".join(found) or LETTERS
+
+
 def _show(kind: AnswerKind, parsed) -> str | None:
     if parsed is None:
         return None
@@ -90,14 +113,173 @@ def _show(kind: AnswerKind, parsed) -> str | None:
     return str(parsed)
 
 
-def judge(kind: AnswerKind, output: str, gold: str) -> tuple[bool, bool, str | None]:
+def _parse(kind: AnswerKind, text: str, letters: str):
+    return parse_letter(text, letters) if kind is AnswerKind.letter else parse_answer(kind, text)
+
+
+def judge(
+    kind: AnswerKind, output: str, gold: str, letters: str = LETTERS
+) -> tuple[bool, bool, str | None]:
     """(correct, unparsed, parsed answer) of one generated answer against the gold text."""
-    parsed = parse_answer(kind, output)
+    parsed = _parse(kind, output, letters)
     if parsed is None:
         return False, True, None
     if kind is AnswerKind.math:
         return math_equivalent(output, gold), False, _show(kind, parsed)
-    return parsed == parse_answer(kind, gold), False, _show(kind, parsed)
+    return parsed == _parse(kind, gold, letters), False, _show(kind, parsed)
+
+
+@dataclass(frozen=True)
+class OptionTokens:
+    """The first token of each option letter and true/false marker, whose next-token scores the
+    logits reading compares (the authors sum the markers' scores; here their probabilities)."""
+
+    letters: dict[str, int]
+    true: tuple[int, ...]
+    false: tuple[int, ...]
+
+    @classmethod
+    def of(cls, tokenizer) -> OptionTokens:
+        def first(text: str) -> int:
+            return tokenizer.encode(text, add_special_tokens=False)[0]
+
+        letters = {letter: first(letter) for letter in MULTI_LETTERS}
+        if len(set(letters.values())) != len(letters):
+            raise DataError(tokenizer.name_or_path, "the tokenizer does not tell the letters A-F apart")
+        true, false = {first(m) for m in TRUE_MARKERS}, {first(m) for m in FALSE_MARKERS}
+        return cls(letters, tuple(sorted(true - false)), tuple(sorted(false - true)))
+
+    def ids(self) -> list[int]:
+        return sorted({*self.letters.values(), *self.true, *self.false})
+
+    def scores(self, item: Item, logprobs: Mapping[int, float]) -> dict[str, float] | None:
+        """Per option of the item, its log-probability as the answer's first token."""
+        if item.answer_kind is AnswerKind.letter:
+            return {letter: logprobs[self.letters[letter]] for letter in item_letters(item)}
+        if not self.true or not self.false:  # the markers share their first tokens: no reading
+            return None
+        return {
+            "T": _logsumexp([logprobs[t] for t in self.true]),
+            "F": _logsumexp([logprobs[t] for t in self.false]),
+        }
+
+
+def _logsumexp(values: Sequence[float]) -> float:
+    top = max(values)
+    return top + math.log(math.fsum(math.exp(v - top) for v in values))
+
+
+def read_choice(
+    kind: AnswerKind, text: str, scores: Mapping[str, float] | None, mode: str, letters: str
+) -> tuple[str | None, str]:
+    """(answer, where it was read) for a letter or true/false item. `text`: the careful parser.
+    `logits`: the option with the highest first-token score. `both` (the authors' rule): the text
+    when it is a bare letter (true/false: when it states a verdict), else the logits."""
+    from_text = parse_letter(text, letters) if kind is AnswerKind.letter else parse_true_false(text)
+    if mode == "text" or scores is None:
+        return from_text, "text"
+    by_logits = max(scores, key=lambda option: (scores[option], -list(scores).index(option)))
+    if mode == "logits":
+        return by_logits, "logits"
+    if kind is AnswerKind.letter:
+        return (from_text, "text") if len(bare_answer(text)) == 1 else (by_logits, "logits")
+    return (from_text, "text") if from_text is not None else (by_logits, "logits")
+
+
+def _quantile(values: Sequence[int], share: float) -> int:
+    """The nearest-rank quantile: the smallest value at or above `share` of the values."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def answer_budgets(tokenizer, items: Sequence[Item], config: ScoringConfig) -> dict[str, dict]:
+    """Per answer kind: the generation budget (the params' least budget, raised to hold
+    `gold_length_quantile` of the gold answers' token lengths) and the share of gold answers it
+    holds. No kind is unscorable by construction: a budget shorter than its golds shows here."""
+    lengths: dict[str, list[int]] = defaultdict(list)
+    for item in items:
+        if item.question_format == 0:
+            tokens = tokenizer.encode(item.gold, add_special_tokens=False)
+            lengths[item.answer_kind.value].append(len(tokens))
+    budgets = {}
+    for kind, least in sorted(config.max_new_tokens.items()):
+        found = lengths.get(kind, [])
+        share = config.gold_length_quantile
+        needed = _quantile(found, share) if found and share else 0
+        tokens = max(least, needed)
+        fit = sum(n <= tokens for n in found) / len(found) if found else None
+        budgets[kind] = {"tokens": tokens, "gold_fit": fit}
+    return budgets
+
+
+def _score_generated(model, tokenizer, items: Sequence[Item], config: ScoringConfig, progress):
+    ids, options = chat_ids(tokenizer), None
+    if config.choice_parse != "text" and any(item.answer_kind in CHOICE_KINDS for item in items):
+        options = OptionTokens.of(tokenizer)
+    budgets = answer_budgets(tokenizer, items, config)
+    prompts = [encode_prompt(tokenizer, item.messages) for item in items]
+    outputs, first = generate_greedy(
+        model,
+        prompts,
+        [budgets[item.answer_kind.value]["tokens"] for item in items],
+        [ids.end_of_turn, ids.user, ids.assistant],
+        ids.pad,
+        config.generation_batch,
+        progress,
+        config.min_new_tokens,
+        options.ids() if options else (),
+    )
+    return [
+        _judged(item, tokenizer.decode(tokens, skip_special_tokens=True), logprobs, options, config)
+        for item, tokens, logprobs in zip(items, outputs, first, strict=True)
+    ]
+
+
+def _judged(item: Item, text: str, logprobs, options: OptionTokens | None, config) -> Prediction:
+    kind, gold, letters = item.answer_kind, gold_text(item), item_letters(item)
+    head = (item.id, item.type, kind.value)
+    if kind not in CHOICE_KINDS:
+        correct, unparsed, parsed = judge(kind, text, gold)
+        return Prediction(*head, correct, unparsed, gold, parsed, text)
+    scores = options.scores(item, dict(zip(options.ids(), logprobs, strict=True))) if options else None
+    parsed, source = read_choice(kind, text, scores, config.choice_parse, letters)
+    correct = parsed is not None and parsed == _parse(kind, gold, letters)
+    return Prediction(*head, correct, parsed is None, gold, parsed, text, None, source, scores)
+
+
+def _score_ranked(model, tokenizer, items: Sequence[Item], config: ScoringConfig, progress):
+    ids = chat_ids(tokenizer)
+    prompts = [encode_prompt(tokenizer, item.messages) for item in items]
+    choices = [
+        [[*tokenizer.encode(c, add_special_tokens=False), ids.end_of_turn] for c in item.choices]
+        for item in items
+    ]
+    nlls = continuation_nll(model, prompts, choices, ids.pad, config.nll_token_budget, progress)
+    predictions = []
+    for item, nll in zip(items, nlls, strict=True):
+        ppl = tuple(math.exp(value) for value in nll)
+        kind = item.answer_kind.value
+        won = ppl[0] < min(ppl[1:])
+        predictions.append(Prediction(item.id, item.type, kind, won, False, item.gold, ppl=ppl))
+    return predictions
+
+
+def score_items(
+    model,
+    tokenizer,
+    items: Sequence[Item],
+    config: ScoringConfig,
+    progress: Callable[[int], None] | None = None,
+) -> list[Prediction]:
+    """Every item scored by its format; predictions in the order of `items`."""
+    generated = [i for i, item in enumerate(items) if item.question_format == 0]
+    ranked = [i for i, item in enumerate(items) if item.question_format == 1]
+    predictions: dict[int, Prediction] = {}
+    for members, score in ((generated, _score_generated), (ranked, _score_ranked)):
+        if members:
+            scored = score(model, tokenizer, [items[i] for i in members], config, progress)
+            predictions |= dict(zip(members, scored, strict=True))
+    return [predictions[i] for i in range(len(items))]
 
 
 def random_baseline(item: Item) -> float:
@@ -109,52 +291,11 @@ def random_baseline(item: Item) -> float:
         return 0.5
     if kind in (AnswerKind.fill, AnswerKind.math, AnswerKind.open):
         return 0.0
-    options = len(set(_OPTION_LINE.findall(item.messages[-2].content))) or 4
+    options = len(item_letters(item))
     if kind is AnswerKind.letter:
         return 1 / options
     picked = len(parse_answer(kind, item.gold) or "") or 1
     return 1 / math.comb(options, picked)
-
-
-def score_items(
-    model,
-    tokenizer,
-    items: Sequence[Item],
-    config: ScoringConfig,
-    progress: Callable[[int], None] | None = None,
-) -> list[Prediction]:
-    """Every item scored by its format; predictions in the order of `items`."""
-    ids = chat_ids(tokenizer)
-    generated = [i for i, item in enumerate(items) if item.question_format == 0]
-    ranked = [i for i, item in enumerate(items) if item.question_format == 1]
-    predictions: dict[int, Prediction] = {}
-
-    prompts = [encode_prompt(tokenizer, items[i].messages) for i in generated]
-    budgets = [config.max_new_tokens[items[i].answer_kind.value] for i in generated]
-    stops = [ids.end_of_turn, ids.user, ids.assistant]
-    outputs = generate_greedy(
-        model, prompts, budgets, stops, ids.pad, config.generation_batch, progress, config.min_new_tokens
-    )
-    for i, tokens in zip(generated, outputs, strict=True):
-        item, text = items[i], tokenizer.decode(tokens, skip_special_tokens=True)
-        correct, unparsed, parsed = judge(item.answer_kind, text, gold_text(item))
-        predictions[i] = Prediction(
-            item.id, item.type, item.answer_kind.value, correct, unparsed, gold_text(item), parsed, text
-        )
-
-    prompts = [encode_prompt(tokenizer, items[i].messages) for i in ranked]
-    choices = [
-        [[*tokenizer.encode(c, add_special_tokens=False), ids.end_of_turn] for c in items[i].choices]
-        for i in ranked
-    ]
-    nlls = continuation_nll(model, prompts, choices, ids.pad, config.nll_token_budget, progress)
-    for i, nll in zip(ranked, nlls, strict=True):
-        item = items[i]
-        ppl = tuple(math.exp(value) for value in nll)
-        predictions[i] = Prediction(
-            item.id, item.type, item.answer_kind.value, ppl[0] < min(ppl[1:]), False, item.gold, ppl=ppl
-        )
-    return [predictions[i] for i in range(len(items))]
 
 
 def gold_losses(model, tokenizer, items: Sequence[Item], token_budget: int, progress=None) -> list[float]:
@@ -170,14 +311,14 @@ def summarise(
     items: Sequence[Item], predictions: Sequence[Prediction], losses: Sequence[float] | None = None
 ) -> dict[str, dict]:
     """Per type: accuracy, item count, unparsed count, the random-guess baseline and, when given,
-    the mean gold-answer loss."""
+    the mean gold-answer loss. Accuracy is a count over n, so equal counts give equal scores."""
     groups: dict[str, list[int]] = defaultdict(list)
     for index, item in enumerate(items):
         groups[item.type].append(index)
     summary = {}
     for name, members in sorted(groups.items()):
         summary[name] = {
-            "acc": math.fsum(predictions[k].correct for k in members) / len(members),
+            "acc": sum(predictions[k].correct for k in members) / len(members),
             "n": len(members),
             "unparsed": sum(predictions[k].unparsed for k in members),
             "random": math.fsum(random_baseline(items[k]) for k in members) / len(members),
@@ -200,53 +341,6 @@ def with_progress(label: str, total: int, score, *args):
     return result
 
 
-@dataclass
-class TestResults:
-    predictions: list[Prediction]
-    summary: dict[str, dict]
-    benchmark_results: dict[int, list[dict]]
-    benchmark_scores: dict[str, float]
-
-
-def score_test_and_benchmarks(
-    model,
-    tokenizer,
-    test: Sequence[Item],
-    questions: Sequence[Question],
-    config: ScoringConfig,
-    shots: Sequence[int],
-    benchmark_batch: int,
-    label: str,
-) -> TestResults:
-    """What is reported for a model: the test sets (accuracy and gold-answer loss) and every
-    benchmark suite at every number of shots."""
-    predictions = with_progress(f"{label} test", len(test), score_items, model, tokenizer, test, config)
-    # a format-1 item's gold loss is its first choice's, already computed; the others need a pass
-    generated = [item for item in test if item.question_format == 0]
-    budget = config.nll_token_budget
-    extra = iter(
-        with_progress(f"{label} test loss", len(generated), gold_losses, model, tokenizer, generated, budget)
-    )
-    losses = [math.log(p.ppl[0]) if p.ppl else next(extra) for p in predictions]
-    results, scores = {}, {}
-    n_questions = sum(q.split == "test" for q in questions)
-    for k in shots if questions else []:
-        results[k] = with_progress(
-            f"{label} benchmarks {k}-shot",
-            n_questions,
-            score_benchmark,
-            model,
-            tokenizer,
-            questions,
-            k,
-            benchmark_batch,
-        )
-        for suite in sorted({r["suite"] for r in results[k]}):
-            picked = [r["correct"] for r in results[k] if r["suite"] == suite]
-            scores[f"{suite}.{k}shot"] = math.fsum(picked) / len(picked)
-    return TestResults(predictions, summarise(test, predictions, losses), results, scores)
-
-
 def scoring_config(params) -> ScoringConfig:
     """From the `evaluate` params group."""
     return ScoringConfig(
@@ -255,11 +349,9 @@ def scoring_config(params) -> ScoringConfig:
         params.max_new_tokens.model_dump(),
         params.min_new_tokens,
         params.dtype,
+        params.choice_parse,
+        params.gold_length_quantile,
     )
-
-
-def read_benchmarks(folder: Path) -> list[Question]:
-    return [q for path in sorted(Path(folder).glob("*.jsonl")) for q in read_questions(path)]
 
 
 def read_scorable(folder: Path, per_type: int | None = None) -> list[Item]:
@@ -272,9 +364,3 @@ def read_scorable(folder: Path, per_type: int | None = None) -> list[Item]:
     if not items:
         raise DataError(folder, "no items to evaluate")
     return items
-
-
-def write_test_predictions(folder: Path, results: TestResults) -> None:
-    write_json_lines(folder / "test.jsonl", (p.to_json() for p in results.predictions))
-    for shots, rows in results.benchmark_results.items():
-        write_json_lines(folder / f"benchmarks-{shots}shot.jsonl", rows)

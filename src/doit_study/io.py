@@ -31,13 +31,18 @@ class DataError(Exception):
 
 def first_validation_error(error: ValidationError) -> tuple[str, str]:
     """(dotted field, message) of a pydantic error, worded for a person."""
-    first = error.errors()[0]
+    # an unknown key first: a misspelt key also leaves the right one missing, and the typo is the news
+    errors = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    first = errors[0]
     field = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
-    if not field:  # a check across fields names the one to change first: "<field>: <message>"
-        named = re.fullmatch(r"([A-Za-z_][\w.]*): (.+)", message, flags=re.DOTALL)
-        field, message = named.groups() if named else ("<line>", message)
-    return field, message
+    # a check across fields names the one to change first, "<field>: <message>", below its model
+    named = re.fullmatch(r"([A-Za-z_][\w.]*): (.+)", message, flags=re.DOTALL)
+    if first["type"] == "value_error" and named:
+        last = str(first["loc"][-1]) if first["loc"] else None
+        below = named.group(1) if named.group(1) != last else None  # a field check names itself
+        field, message = ".".join(p for p in (field, below) if p), named.group(2)
+    return field or "<line>", message
 
 
 def read_json_lines(path: os.PathLike | str) -> Iterator[tuple[int, dict]]:
@@ -72,6 +77,16 @@ def parse_item(record: dict, path: os.PathLike | str, line: int | None) -> Item:
 
 def read_items(path: os.PathLike | str) -> list[Item]:
     return [parse_item(record, path, line) for line, record in read_json_lines(path)]
+
+
+def read_split_items(annotated_dir: Path, splits: tuple[str, ...]) -> list[Item]:
+    """Every item of the given splits of an annotated directory, in file-name order."""
+    return [
+        item
+        for split in splits
+        for path in sorted((annotated_dir / split).glob("*.jsonl"))
+        for item in read_items(path)
+    ]
 
 
 def dump_json_line(record: dict) -> str:

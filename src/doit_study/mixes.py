@@ -22,32 +22,58 @@ def plateau(volumes: Sequence[int], scores: Sequence[float], tolerance: float) -
     return first if first < max(volumes) else None
 
 
+def no_gain(volumes: Sequence[int], scores: Sequence[float], chance: float, tolerance: float) -> str | None:
+    """Why a data curve shows no gain from data, or None when it rises: flat at the chance level,
+    or no point more than `tolerance` above the smallest volume's (falling or flat)."""
+    ends = f"{scores[0]:.3f} at {volumes[0]} → {scores[-1]:.3f} at {volumes[-1]} items per ability"
+    if max(scores) <= chance + tolerance:
+        return f"data curve flat at chance level {chance:.3f} ({ends})"
+    if max(scores[1:]) <= scores[0] + tolerance:
+        return f"data curve does not rise with data ({ends})"
+    return None
+
+
+def _rule(label: str, ns: list[int], accs: list[float], chance: float, floor: int, tolerance: float) -> dict:
+    def rule(kind: str, n: int | None, reason: str) -> dict:
+        return {"class": label, "rule": kind, "n": n, "reason": reason}
+
+    if label == "resistant":
+        return rule("floor", floor, "resistant to size and data")
+    if label == "undefined":
+        return rule("scale", None, "not classified")
+    if len(ns) < 2:
+        return rule("scale", None, "one data volume: no curve to read")
+    flat = no_gain(ns, accs, chance, tolerance)
+    if flat:  # a falling or flat curve is no plateau: data does not help this ability
+        return {"class": "resistant", "analysis_class": label, "rule": "floor", "n": floor, "reason": flat}
+    level = plateau(ns, accs, tolerance)
+    if level is not None:
+        return rule(
+            "cap", level, f"rising data curve within {tolerance} of its best from {level} items per ability"
+        )
+    return rule("scale", None, "still rising with data")
+
+
 def ability_rules(
     sensitivity: Mapping[str, dict],
     volume_to_n: Mapping[float, int],
     floor: int,
     tolerance: float,
 ) -> dict[str, dict]:
-    """Per ability: `floor` (resistant), `cap` (plateaued at n items per ability) or `scale`, with
-    the reason. An ability the analysis could not classify is scaled, and says so."""
+    """Per ability: `floor` (resistant, or a data curve that falls or stays flat), `cap` (a rising
+    curve that levels off at n items per ability) or `scale`, with the reason. An ability the
+    analysis could not classify is scaled, and says so."""
     rules = {}
     for ability in ABILITIES:
-        entry = sensitivity.get(ability)
-        label = entry.get("class", "undefined") if entry else "undefined"
-        if label == "resistant":
-            reason = "resistant to size and data"
-            rules[ability] = {"class": label, "rule": "floor", "n": floor, "reason": reason}
-            continue
-        curve = entry["data"]["curve"] if entry else {"x": [], "acc": []}
-        points = zip(curve["x"], curve["acc"], strict=True)
-        known = [(volume_to_n[x], acc) for x, acc in points if x in volume_to_n]
-        flat = plateau([n for n, _ in known], [a for _, a in known], tolerance) if len(known) > 1 else None
-        if label != "undefined" and flat is not None:
-            reason = f"data curve within {tolerance} of its best from {flat} items per ability"
-            rules[ability] = {"class": label, "rule": "cap", "n": flat, "reason": reason}
-        else:
-            reason = "not classified" if label == "undefined" else "still rising with data"
-            rules[ability] = {"class": label, "rule": "scale", "n": None, "reason": reason}
+        entry = sensitivity.get(ability) or {"data": {"curve": {"x": [], "acc": []}}}
+        curve = entry["data"]["curve"]
+        points = sorted(
+            (volume_to_n[x], acc) for x, acc in zip(curve["x"], curve["acc"], strict=True) if x in volume_to_n
+        )
+        label, chance = entry.get("class", "undefined"), entry.get("random", 0.0)
+        rules[ability] = _rule(
+            label, [n for n, _ in points], [a for _, a in points], chance, floor, tolerance
+        )
     return rules
 
 
@@ -61,10 +87,12 @@ def derive_mixes(
     total (water-filling when a pool is short). Maximum: the same floors and caps, every scaled
     ability at its whole pool (or `maximum_per_ability`, but never below its Reconstruct size)."""
     fixed = {a: min(r["n"], available[a]) for a, r in rules.items() if r["rule"] != "scale"}
-    reconstruct = mix_sizes(MixParams(fixed=fixed, others="fill", total=baseline_total), available)
+    reconstruct = mix_sizes(
+        MixParams(fixed=fixed, others="fill", others_n=None, total=baseline_total), available
+    )
     # Maximum never has less of an ability than Reconstruct, whatever the cap
     limit = {a: max(min(n, maximum_per_ability or n), reconstruct[a]) for a, n in available.items()}
-    maximum = mix_sizes(MixParams(fixed=fixed, others="full"), limit)
+    maximum = mix_sizes(MixParams(fixed=fixed, others="full", others_n=None, total=None), limit)
     return {"reconstruct": reconstruct, "maximum": maximum}
 
 

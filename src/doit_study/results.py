@@ -3,17 +3,20 @@ flat metrics of one setting, and the rows of the study table."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from doit_study.schema import ABILITIES
 
 
 def in_domain_mean(summary: Mapping[str, dict]) -> float:
-    """Mean accuracy over the in-domain abilities present (the validation score used for selection)."""
+    """Mean accuracy over the in-domain abilities present (the validation score used for selection).
+    Summed with `math.fsum`, which rounds the exact sum once: the same accuracies in any order give
+    the same score, so a tie between epochs is a tie to the last bit."""
     scores = [summary[name]["acc"] for name in ABILITIES if name in summary]
     if not scores:
         raise ValueError("no in-domain ability in the summary")
-    return sum(scores) / len(scores)
+    return math.fsum(scores) / len(scores)
 
 
 def select_best_epoch(valid_scores: Mapping[int, float], min_epoch: int) -> int:
@@ -28,7 +31,7 @@ def overall(test_summary: Mapping[str, dict]) -> float:
     """Mean over every test set, in-domain abilities and out-of-domain sets alike, each counted once."""
     if not test_summary:
         raise ValueError("no test sets to average")
-    return sum(entry["acc"] for entry in test_summary.values()) / len(test_summary)
+    return math.fsum(entry["acc"] for entry in test_summary.values()) / len(test_summary)
 
 
 def setting_metrics(

@@ -25,9 +25,38 @@ ABILITIES: tuple[str, ...] = (
     "math",
     "ethics",
 )
-# The release's out-of-domain test sets; sources may declare others (builtin: `ood_*`).
-RELEASE_OOD = ("ceval_teacher_qualification", "ceval_physician", "ceval_urban_and_rural_planner")
+# The release's out-of-domain test sets (the `type` of their records; files curated/test/ceval_*.json):
+# 5-shot C-Eval questions written as 12-message dialogues. Sources may declare others (builtin: ood_*).
+RELEASE_OOD = (
+    "ceval_physician_fshot",
+    "ceval_teacher_qualification_fshot",
+    "ceval_urban_and_rural_planner_fshot",
+)
 SYNTHETIC_TYPE = "general"  # the synthetic pool carries no ability label
+
+# Names for people (tables, figures, the report); the keys stay the release's.
+DISPLAY_NAMES = {
+    "biology": "STEM (biology)",
+    "history": "Humanity (history)",
+    "code": "Code generation",
+    "creative_writing": "Creative writing",
+    "chinese": "Chinese",
+    "understanding": "Dialogue understanding",
+    "role_play": "Role-play chat",
+    "reasoning": "Logical reasoning",
+    "math": "Chain of thought (maths)",
+    "ethics": "Ethics",
+    "ceval_physician_fshot": "C-Eval physician (5-shot)",
+    "ceval_teacher_qualification_fshot": "C-Eval teacher qualification (5-shot)",
+    "ceval_urban_and_rural_planner_fshot": "C-Eval urban and rural planner (5-shot)",
+    "ood_radicals": "OOD: radicals",
+    "ood_pinyin": "OOD: pinyin",
+}
+
+
+def display_name(name: str) -> str:
+    """A set's name for people: "ceval_physician_fshot" -> "C-Eval physician (5-shot)"."""
+    return DISPLAY_NAMES.get(name, name.replace("_", " "))
 
 
 class AnswerKind(StrEnum):

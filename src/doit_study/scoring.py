@@ -40,6 +40,26 @@ def _positions(mask: torch.Tensor) -> torch.Tensor:
     return (mask.cumsum(-1) - 1).clamp(min=0)
 
 
+class _AnswerStart:
+    """A logits processor for the answer's first positions: it keeps the log-probabilities of some
+    tokens at the first one (the scores the authors' `choice_parse_mode` reads), computed from the
+    model's raw scores, and forbids the stop tokens until the answer has `min_new_tokens` tokens."""
+
+    def __init__(
+        self, prompt_width: int, token_ids: Sequence[int], stop_ids: Sequence[int], min_new_tokens: int
+    ):
+        self.prompt_width, self.token_ids, self.first = prompt_width, list(token_ids), None
+        self.stop_ids, self.min_new_tokens = list(stop_ids), min_new_tokens
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if self.first is None and self.token_ids:
+            self.first = torch.log_softmax(scores.float(), dim=-1)[:, self.token_ids].cpu()
+        if input_ids.shape[1] - self.prompt_width < self.min_new_tokens:
+            scores = scores.clone()
+            scores[:, self.stop_ids] = float("-inf")
+        return scores
+
+
 @torch.inference_mode()
 def generate_greedy(
     model,
@@ -50,34 +70,40 @@ def generate_greedy(
     batch_size: int,
     on_batch: Callable[[int], None] | None = None,
     min_new_tokens: int = 0,
-) -> list[Ids]:
+    scored_tokens: Sequence[int] = (),
+) -> tuple[list[Ids], list[list[float]]]:
     """Greedy continuation of every prompt with a KV cache, in left-padded batches; each output is
     cut before its first stop token and at its own token budget. With `min_new_tokens`, stop tokens
-    are suppressed until that many tokens exist (no empty answers)."""
-    from transformers import GenerationConfig
+    are suppressed until that many tokens exist (no empty answers). Also returns, per prompt, the
+    log-probabilities of `scored_tokens` as the first answer token (empty lists when none asked)."""
+    from transformers import GenerationConfig, LogitsProcessorList
 
     stops = sorted(set(stop_ids))
     outputs: list[Ids] = [[] for _ in prompts]
+    first: list[list[float]] = [[] for _ in prompts]
     keys = [(max_new_tokens[i], len(p)) for i, p in enumerate(prompts)]  # one budget per batch
     for batch in _length_sorted_batches(keys, batch_size):
         ids, mask = padded([prompts[i] for i in batch], pad_id, "left", model.device)
         budget = max(max_new_tokens[i] for i in batch)
         config = GenerationConfig(
-            do_sample=False,
-            max_new_tokens=budget,
-            min_new_tokens=min_new_tokens,
-            eos_token_id=stops,
-            pad_token_id=pad_id,
-            use_cache=True,
+            do_sample=False, max_new_tokens=budget, eos_token_id=stops, pad_token_id=pad_id, use_cache=True
         )
-        generated = model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
+        start = _AnswerStart(ids.shape[1], scored_tokens, stops, min_new_tokens)
+        generated = model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            generation_config=config,
+            logits_processor=LogitsProcessorList([start]),
+        )
         for row, index in enumerate(batch):
             tokens = generated[row, ids.shape[1] :].tolist()[: max_new_tokens[index]]
             cut = next((k for k, token in enumerate(tokens) if token in stops), len(tokens))
             outputs[index] = tokens[:cut]
+            if scored_tokens:
+                first[index] = start.first[row].tolist()
         if on_batch:
             on_batch(len(batch))
-    return outputs
+    return outputs, first
 
 
 def token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from doit_study.config import MixParams
 from doit_study.io import DataError
+from doit_study.options import rng_for
 from doit_study.schema import ABILITIES, Item
-from doit_study.sources.builtin.common import rng_for
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from doit_study.answers import parse_answer, parse_letter, parse_true_false
 from doit_study.io import DataError, parse_item, read_json_lines, sha256_file
-from doit_study.schema import SYNTHETIC_TYPE, AnswerKind, Item, Source
+from doit_study.schema import ABILITIES, RELEASE_OOD, SYNTHETIC_TYPE, AnswerKind, Item, Source
 
 # Release layout -> split; the first round (curated/1000) and the expansion (curated/full) are both train.
 RELEASE_SPLITS = {
@@ -21,7 +21,9 @@ RELEASE_SPLITS = {
     "curated/test": "test",
     "synthetic/40960": "synthetic",
 }
-_RELEASE_NAME = re.compile(r"^(?P<type>.+?)_(?:1000|full|valid|test|gpt4_41k)\.json$")
+_RELEASE_NAME = re.compile(r"^(?P<type>.+?)_(?:1000|full|valid|test)\.json$")
+FEW_SHOT_MESSAGES = 12  # a C-Eval record: 5 exemplar pairs, the question and the gold letter
+OPEN_ABILITIES = ("code", "creative_writing", "role_play")  # compared with distractors, never parsed
 
 
 def fetch_release(repo_id: str, revision: str, cache_dir: str | None = None) -> Path:
@@ -71,22 +73,56 @@ def _type_from_name(path: Path) -> str:
     return match.group("type") if match else path.stem
 
 
-def _release_record(record: dict, path: Path) -> dict:
+def _release_record(record: dict, path: Path, split: str) -> dict:
+    """A record as an item: the synthetic pool's records carry no type (no ability label)."""
     if "type" not in record:
-        name = _type_from_name(path)
-        record = {**record, "type": SYNTHETIC_TYPE if name.startswith("general") else name}
+        record = {**record, "type": SYNTHETIC_TYPE if split == "synthetic" else _type_from_name(path)}
     return record
 
 
+def _check_few_shot(item: Item, path: Path, line: int) -> None:
+    """A C-Eval record as the authors' scorer asserts it: 12 messages, the last a gold letter."""
+    if len(item.messages) != FEW_SHOT_MESSAGES:
+        message = f"a {item.type} record has {FEW_SHOT_MESSAGES} messages (5 exemplar pairs, question, gold)"
+        raise DataError(path, f"{message}, not {len(item.messages)}", line, "messages")
+    if item.gold.strip() not in ("A", "B", "C", "D"):
+        raise DataError(path, f"gold {item.gold[:20]!r} is not a letter A-D", line, "messages.11.content")
+
+
+def check_splits(types_by_split: dict[str, set[str]], root: Path) -> None:
+    """Training material exists, and every ability that is evaluated is also trained."""
+    if not types_by_split.get("train"):
+        expected = "curated/1000/*.json or curated/full/*.json (release), train/*.jsonl (jsonl source)"
+        raise DataError(root, f"no training file: expected {expected}")
+    for split in ("valid", "test"):
+        missing = sorted((types_by_split.get(split, set()) & set(ABILITIES)) - types_by_split["train"])
+        if missing:
+            raise DataError(root, f"ability {missing[0]!r} is in {split} but has no training items")
+
+
+def _validated_records(split: str, path: Path, types: set[str]) -> int:
+    """Check every line of one file (the types found go into `types`); its record count."""
+    count = 0
+    for line, record in read_json_lines(path):
+        item = parse_item(_release_record(record, path, split), path, line)
+        _check_declared_gold(item, path, line)
+        if item.type in RELEASE_OOD:
+            _check_few_shot(item, path, line)
+        types.add(item.type)
+        count += 1
+    return count
+
+
 def snapshot_files(files: list[tuple[str, Path]], root: Path, out_dir: Path) -> list[dict]:
-    """Validate every line of every file, then copy the files verbatim under out_dir."""
+    """Validate every line of every file and the splits together, then copy the files verbatim
+    under out_dir (nothing is copied from a source that fails)."""
+    types_by_split: dict[str, set[str]] = {}
+    counts = [
+        _validated_records(split, path, types_by_split.setdefault(split, set())) for split, path in files
+    ]
+    check_splits(types_by_split, root)
     entries = []
-    for split, path in files:
-        count = 0
-        for line, record in read_json_lines(path):
-            item = parse_item(_release_record(record, path), path, line)
-            _check_declared_gold(item, path, line)
-            count += 1
+    for (split, path), count in zip(files, counts, strict=True):
         relative = path.relative_to(root)
         target = out_dir / "files" / relative
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -114,8 +150,10 @@ def _check_declared_gold(item: Item, path: Path, line: int) -> None:
 
 
 def infer_answer_kind(item: Item) -> AnswerKind:
-    """The release stores no answer kind; it follows from the ability, format and gold (fact sheet)."""
-    if item.question_format == 1:
+    """The release stores no answer kind; it follows from the ability, format and gold (fact sheet).
+    Code, creative writing and role play are open answers in every split: their training items
+    (format 0 or 1, no choices) are trained on, their valid and test items compared with distractors."""
+    if item.question_format == 1 or item.type in OPEN_ABILITIES or item.type == SYNTHETIC_TYPE:
         return AnswerKind.open
     if item.type == "math":
         return AnswerKind.math
@@ -126,8 +164,6 @@ def infer_answer_kind(item: Item) -> AnswerKind:
         return AnswerKind.true_false
     if item.type == "chinese" and not re.fullmatch(r"[A-D]", gold):
         return AnswerKind.fill
-    if item.type == "general":
-        return AnswerKind.open
     return AnswerKind.letter
 
 
@@ -138,7 +174,7 @@ def read_release_items(raw_dir: Path, manifest: dict) -> list[tuple[Item, str]]:
     for entry in manifest["files"]:
         path = raw_dir / "files" / entry["file"]
         for line, record in read_json_lines(path):
-            item = parse_item(_release_record(record, path), path, line)
+            item = parse_item(_release_record(record, path, entry["split"]), path, line)
             updates = {}
             if item.answer_kind is None:
                 updates["answer_kind"] = infer_answer_kind(item)

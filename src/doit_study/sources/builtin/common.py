@@ -1,4 +1,5 @@
-"""Helpers the builtin item builders share: seeded randomness, option lists, item records."""
+"""Helpers the builtin item builders share: item records and generator provenance (option lists and
+seeded randomness come from `doit_study.options`)."""
 
 from __future__ import annotations
 
@@ -8,32 +9,7 @@ from collections.abc import Iterator, Sequence
 
 from doit_study.schema import AnswerKind, Item, Message, Source
 
-LETTERS = "ABCDEF"
 GENERATOR_VERSION = "1"  # bump when a generator's output changes on purpose
-
-
-def rng_for(seed: int, name: str) -> random.Random:
-    """An independent, reproducible random stream per (seed, builder)."""
-    return random.Random(f"{seed}:{name}")
-
-
-def options_block(options: Sequence[str]) -> str:
-    return "\n".join(f"{LETTERS[index]}. {option}" for index, option in enumerate(options))
-
-
-def shuffled_options(rng: random.Random, gold: str, wrong: Sequence[str]) -> tuple[list[str], str]:
-    """Place the gold among the wrong options at a random position; return options and gold letter."""
-    options = [gold, *wrong]
-    rng.shuffle(options)
-    return options, LETTERS[options.index(gold)]
-
-
-def pick_distinct(rng: random.Random, pool: Sequence[str], k: int, exclude: str) -> list[str] | None:
-    """k distinct values from pool, none equal to `exclude`; None when the pool is too small."""
-    candidates = sorted({value for value in pool if value != exclude})
-    if len(candidates) < k:
-        return None
-    return rng.sample(candidates, k)
 
 
 def make_item(

@@ -8,8 +8,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
+from doit_study.options import options_block, pick_distinct, shuffled_options
 from doit_study.schema import AnswerKind, Item
-from doit_study.sources.builtin.common import make_item, options_block, pick_distinct, shuffled_options
+from doit_study.sources.builtin.common import make_item
 
 HSK_PACKAGE = "hsk-sentences-audio"
 CHAT_PACKAGE = "chatterbot-corpus"

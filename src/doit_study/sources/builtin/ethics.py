@@ -9,8 +9,9 @@ from importlib import resources
 
 import yaml
 
+from doit_study.options import LETTERS, options_block
 from doit_study.schema import AnswerKind, Item
-from doit_study.sources.builtin.common import LETTERS, generator_source, make_item, options_block
+from doit_study.sources.builtin.common import generator_source, make_item
 
 
 def load_norms() -> tuple[list[str], list[str]]:

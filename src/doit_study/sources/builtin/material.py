@@ -251,3 +251,26 @@ def snapshot_builtin(out_dir: Path, seed: int, math_instances: int) -> list[dict
 def read_snapshot(raw_dir: Path, name: str) -> list[dict]:
     with (raw_dir / f"{name}.jsonl").open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+def corpus_texts(raw_dir: Path, exclude_keys: set[str]) -> Iterator[str]:
+    """Every material's text as documents, in a fixed order (the offline pretraining corpus),
+    leaving out records that valid or test items were built from (their source keys)."""
+
+    def records(name: str) -> Iterator[dict]:
+        return (r for r in read_snapshot(raw_dir, name) if r["key"] not in exclude_keys)
+
+    for r in records("idioms"):
+        yield f"{r['word']}：{r['explanation']}{r['example'].split('★')[0].replace('～', r['word'])}"
+    for r in records("hsk"):
+        yield r["chinese"]
+    for r in records("chatterbot"):
+        yield "\n".join(r["turns"])
+    for r in records("humaneval"):
+        yield r["prompt"] + r["canonical_solution"]
+    for r in records("maths"):
+        yield r["problem"] + "\n" + "\n".join(r["solution"]) + f"\n答案：{r['answer']}"
+    for r in records("dynasties"):
+        if r["reignTitle"]:
+            who = f"{r['dynasty']}{r['monarch']}{r['monarchName']}"
+            yield f"{who}，年号{r['reignTitle']}，{r['beginYear']}年至{r['endYear']}年。"

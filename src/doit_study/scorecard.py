@@ -1,0 +1,92 @@
+"""What is reported for a model: the test sets (accuracy, gold-answer loss, the generation budgets
+they were scored under) and every benchmark suite at every number of shots. Used by the evaluate
+stages only; training's selection on valid needs `evaluation` alone."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from doit_study.benchmarks import Question, read_questions, score_benchmark
+from doit_study.evaluation import (
+    Prediction,
+    ScoringConfig,
+    answer_budgets,
+    gold_losses,
+    score_items,
+    summarise,
+    with_progress,
+)
+from doit_study.io import write_json_lines
+from doit_study.schema import Item
+
+
+@dataclass
+class TestResults:
+    __test__ = False  # not a pytest class
+
+    predictions: list[Prediction]
+    summary: dict[str, dict]
+    benchmark_results: dict[int, list[dict]]
+    benchmark_scores: dict[str, float]
+    budgets: dict[str, dict]
+
+
+def score_test_and_benchmarks(
+    model,
+    tokenizer,
+    test: Sequence[Item],
+    questions: Sequence[Question],
+    config: ScoringConfig,
+    shots: Sequence[int],
+    benchmark_batch: int,
+    label: str,
+) -> TestResults:
+    predictions = with_progress(f"{label} test", len(test), score_items, model, tokenizer, test, config)
+    # a format-1 item's gold loss is its first choice's, already computed; the others need a pass
+    generated = [item for item in test if item.question_format == 0]
+    budget = config.nll_token_budget
+    extra = iter(
+        with_progress(f"{label} test loss", len(generated), gold_losses, model, tokenizer, generated, budget)
+    )
+    losses = [math.log(p.ppl[0]) if p.ppl else next(extra) for p in predictions]
+    results, scores = {}, {}
+    n_questions = sum(q.split == "test" for q in questions)
+    for k in shots if questions else []:
+        results[k] = with_progress(
+            f"{label} benchmarks {k}-shot",
+            n_questions,
+            score_benchmark,
+            model,
+            tokenizer,
+            questions,
+            k,
+            benchmark_batch,
+        )
+        for suite in sorted({r["suite"] for r in results[k]}):
+            picked = [r["correct"] for r in results[k] if r["suite"] == suite]
+            scores[f"{suite}.{k}shot"] = sum(picked) / len(picked)
+    summary = summarise(test, predictions, losses)
+    return TestResults(predictions, summary, results, scores, answer_budgets(tokenizer, test, config))
+
+
+def budget_metrics(budgets: dict[str, dict]) -> dict[str, float | int]:
+    """`budget.<kind>.tokens` and `budget.<kind>.gold_fit` for the kinds that were scored."""
+    metrics: dict[str, float | int] = {}
+    for kind, entry in budgets.items():
+        if entry["gold_fit"] is not None:
+            metrics[f"budget.{kind}.tokens"] = entry["tokens"]
+            metrics[f"budget.{kind}.gold_fit"] = entry["gold_fit"]
+    return metrics
+
+
+def read_benchmarks(folder: Path) -> list[Question]:
+    return [q for path in sorted(Path(folder).glob("*.jsonl")) for q in read_questions(path)]
+
+
+def write_test_predictions(folder: Path, results: TestResults) -> None:
+    write_json_lines(folder / "test.jsonl", (p.to_json() for p in results.predictions))
+    for shots, rows in results.benchmark_results.items():
+        write_json_lines(folder / f"benchmarks-{shots}shot.jsonl", rows)
