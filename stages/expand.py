@@ -7,7 +7,7 @@ from pathlib import Path
 
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
-from doit_study.io import atomic_dir, read_items, sha256_file, write_items, write_json
+from doit_study.io import DataError, atomic_dir, read_items, sha256_file, write_items, write_json
 from doit_study.schema import ABILITIES, SYNTHETIC_TYPE
 from doit_study.subsets import build_pools, check_sizes, materialise, plan_subsets, pool_order
 
@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> None:
     if SYNTHETIC_TYPE in train:
         pools[SYNTHETIC_TYPE] = pool_order(train[SYNTHETIC_TYPE], params.seed, SYNTHETIC_TYPE)
     available = {name: len(items) for name, items in pools.items()}
+    if params.synthetic_n_per_ability and not available.get(SYNTHETIC_TYPE):
+        message = "the source has no synthetic pool (set it to [] for this source)"
+        raise DataError(args.params, message, None, "expand.synthetic_n_per_ability")
     plan = plan_subsets(
         params.n_per_ability,
         params.single_ability_n,

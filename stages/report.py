@@ -10,7 +10,7 @@ from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
 from doit_study.io import DataError, atomic_file, read_json, sha256_file, write_json
 from doit_study.mixes import DERIVED, mix_table
-from doit_study.report import render_html, report_markdown, run_limits
+from doit_study.report import budget_limits, render_html, report_markdown, run_limits
 from doit_study.study_table import read_csv
 
 
@@ -58,7 +58,10 @@ def main(argv: list[str] | None = None) -> None:
     }
     sizes_in_grid = len({r["parameters"] for r in grid})
     volumes_in_grid = len({r["data_volume"] for r in grid})
-    limits = run_limits(sensitivity, regressions, sizes_in_grid, volumes_in_grid)
+    evaluated = {
+        s: read_json(Path(args.settings) / f"{s}.json") for s in sorted({r["setting"] for r in rows})
+    }
+    limits = run_limits(sensitivity, regressions, sizes_in_grid, volumes_in_grid) + budget_limits(evaluated)
     figures = sorted(p.name for p in Path(args.figures).glob("*.png"))
     overall_rows = read_csv(Path(args.plots) / "overall.csv")
     markdown = report_markdown(

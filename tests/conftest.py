@@ -101,19 +101,30 @@ def copy_with_smoke_profile(target: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def smoke_runs(tmp_path_factory) -> tuple[Path, Path]:
-    """Two independent clean runs of the smoke study, reproduced side by side."""
-    roots = [copy_with_smoke_profile(tmp_path_factory.mktemp(name)) for name in ("first", "second")]
-    runs = [
-        subprocess.Popen(
+def smoke_repros(tmp_path_factory) -> dict[str, Path]:
+    """Clean `dvc repro` runs, side by side: the smoke study twice (independent runs, compared byte
+    for byte) and the release-format smoke study once."""
+    profiles = {"first": "smoke", "second": "smoke", "release": "smoke-release"}
+    roots = {
+        name: copy_without_outputs(REPO, tmp_path_factory.mktemp(name), REPO / f"profiles/{profile}.yaml")
+        for name, profile in profiles.items()
+    }
+    runs = {
+        name: subprocess.Popen(
             ["dvc", "repro"], cwd=root, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
-        for root in roots
-    ]
-    outputs = [run.communicate(timeout=1500)[0] for run in runs]
-    for root, run, output in zip(roots, runs, outputs, strict=True):
-        assert run.returncode == 0, f"dvc repro in {root}\n{output}"
-    return roots[0], roots[1]
+        for name, root in roots.items()
+    }
+    outputs = {name: run.communicate(timeout=2400)[0] for name, run in runs.items()}
+    for name, run in runs.items():
+        assert run.returncode == 0, f"dvc repro in {roots[name]}\n{outputs[name]}"
+    return roots
+
+
+@pytest.fixture(scope="session")
+def smoke_runs(smoke_repros) -> tuple[Path, Path]:
+    """Two independent clean runs of the smoke study, reproduced side by side."""
+    return smoke_repros["first"], smoke_repros["second"]
 
 
 @pytest.fixture(scope="session")
@@ -125,3 +136,9 @@ def smoke_run(smoke_runs) -> Path:
 def smoke_rerun(smoke_runs) -> Path:
     """The second clean run (the one the sharing tests publish)."""
     return smoke_runs[1]
+
+
+@pytest.fixture(scope="session")
+def release_run(smoke_repros) -> Path:
+    """The whole pipeline on the release-format fixture (profiles/smoke-release.yaml)."""
+    return smoke_repros["release"]

@@ -5,6 +5,7 @@ import pytest
 from doit_study.benchmarks import build_character_benchmark, load_agieval, load_cmmlu, prompt_text
 from doit_study.io import DataError
 from tests.conftest import FIXTURES
+from tests.fixtures.make_hub_fixtures import hub_folder
 
 
 def test_cmmlu_layout_reads_dev_and_test_per_subject():
@@ -82,62 +83,8 @@ def test_k_shot_prompt_puts_solved_exemplars_before_the_question():
 
 # Hub layouts, offline: local folders laid out as the hub repositories are (a README whose YAML
 # `configs` map each config's splits to parquet files, as `push_to_hub` writes them), read through
-# `datasets.load_dataset` exactly as a hub id at a pinned commit is.
-CEVAL_ROWS = {  # ceval/ceval-exam: <subject>/{dev,val,test}-00000-of-00001.parquet
-    "dev": [
-        {
-            "id": k,
-            "question": f"例题{k}",
-            "A": "甲",
-            "B": "乙",
-            "C": "丙",
-            "D": "丁",
-            "answer": "ABCD"[k % 4],
-            "explanation": "解析",
-        }
-        for k in range(5)
-    ],
-    "val": [
-        {
-            "id": k,
-            "question": f"第{k}题：成人正常体温约为",
-            "A": "35℃",
-            "B": "37℃",
-            "C": "39℃",
-            "D": "41℃",
-            "answer": "B",
-            "explanation": "",
-        }
-        for k in range(3)
-    ],
-    "test": [
-        {
-            "id": 0,
-            "question": "未公布答案的题",
-            "A": "甲",
-            "B": "乙",
-            "C": "丙",
-            "D": "丁",
-            "answer": "",
-            "explanation": "",
-        }
-    ],
-}
-
-
-def _hub_folder(root, configs: dict[str, dict[str, list[dict]]]):
-    from datasets import Dataset
-
-    lines = ["---", "configs:"]
-    for config, splits in configs.items():
-        lines += [f"- config_name: {config}", "  data_files:"]
-        folder = "data" if config == "default" else config
-        for split, rows in splits.items():
-            (root / folder).mkdir(parents=True, exist_ok=True)
-            Dataset.from_list(rows).to_parquet(str(root / folder / f"{split}-00000-of-00001.parquet"))
-            lines += [f"  - split: {split}", f"    path: {folder}/{split}-*"]
-    (root / "README.md").write_text("\n".join([*lines, "---", ""]), encoding="utf-8")
-    return root
+# `datasets.load_dataset` exactly as a hub id at a pinned commit is (tests/fixtures/make_hub_fixtures.py).
+CEVAL = FIXTURES / "hub/ceval-exam"
 
 
 def _suite(**fields):
@@ -146,14 +93,13 @@ def _suite(**fields):
     return HubSuite(**{"revision": None, "dev": 5, **fields})
 
 
-def test_c_eval_from_its_hub_layout_scores_val_with_dev_exemplars(tmp_path):
+def test_c_eval_from_its_hub_layout_scores_val_with_dev_exemplars():
     from doit_study.benchmarks import load_hub_suite
 
-    folder = _hub_folder(tmp_path / "ceval-exam", {"physician": CEVAL_ROWS, "accountant": CEVAL_ROWS})
     spec = _suite(
         suite="ceval",
         layout="ceval",
-        path=str(folder),
+        path=str(CEVAL),
         subjects=["physician"],
         test_split="val",
         dev_split="dev",
@@ -173,14 +119,13 @@ def test_c_eval_from_its_hub_layout_scores_val_with_dev_exemplars(tmp_path):
     assert "例题0" in prompt_text(questions[5], questions[:5])
 
 
-def test_c_eval_test_split_without_labels_is_refused_with_its_row(tmp_path):
+def test_c_eval_test_split_without_labels_is_refused_with_its_row():
     from doit_study.benchmarks import load_hub_suite
 
-    folder = _hub_folder(tmp_path / "ceval-exam", {"physician": CEVAL_ROWS})
     spec = _suite(
         suite="ceval",
         layout="ceval",
-        path=str(folder),
+        path=str(CEVAL),
         subjects=["physician"],
         test_split="test",
         dev_split="dev",
@@ -193,7 +138,7 @@ def test_cmmlu_from_its_hub_layout(tmp_path):
     from doit_study.benchmarks import load_hub_suite
 
     row = {"Question": "“学而时习之”出自", "A": "孟子", "B": "论语", "C": "庄子", "D": "荀子", "Answer": "B"}
-    folder = _hub_folder(tmp_path / "cmmlu", {"ancient_chinese": {"test": [row] * 3, "dev": [row] * 5}})
+    folder = hub_folder(tmp_path / "cmmlu", {"ancient_chinese": {"test": [row] * 3, "dev": [row] * 5}})
     spec = _suite(
         suite="cmmlu",
         layout="cmmlu",
@@ -225,7 +170,7 @@ def test_agieval_from_its_hub_layout_keeps_the_ready_prompt(tmp_path):
         {"query": query, "choices": ["(A)甲", "(B)乙", "(C)丙", "(D)丁"], "gold": [2]},
         {"query": query, "choices": ["(A)甲", "(B)乙", "(C)丙", "(D)丁"], "gold": [1, 2]},  # several answers
     ]
-    _hub_folder(tmp_path / "agieval-logiqa-zh", {"default": {"test": rows}})
+    hub_folder(tmp_path / "agieval-logiqa-zh", {"default": {"test": rows}})
     spec = _suite(
         suite="agieval",
         layout="agieval",

@@ -17,7 +17,7 @@ def test_every_profile_validates(path):
 
 
 def test_profiles_are_the_expected_ones():
-    assert {p.name for p in PROFILES} == {"params.yaml", "smoke.yaml", "paper.yaml"}
+    assert {p.name for p in PROFILES} == {"params.yaml", "smoke.yaml", "smoke-release.yaml", "paper.yaml"}
     paper = load_params(REPO / "profiles/paper.yaml")
     assert paper.data.source == "doit" and len(paper.data.doit.revision) == 40
     assert paper.expand.n_per_ability == [1, 4, 16, 64, 256, 1000]
@@ -82,3 +82,27 @@ def test_lora_with_fsdp_sharding_is_rejected(tmp_path: Path):
     assert error.value.path == str(bad) and error.value.field == "train.sharding"
     line = next(k for k, row in enumerate(text.splitlines(), 1) if row.startswith("  sharding: fsdp"))
     assert error.value.line == line
+
+
+def test_a_setting_on_a_subset_expand_never_writes_stops_the_first_stage(tmp_path: Path):
+    smoke = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8")
+    text = smoke.replace(
+        "s-only-math-n16: {size: s, subset: only-math-n16}",
+        "s-only-math-n16: {size: s, subset: only-math-n64}",
+    )
+    bad = tmp_path / "params.yaml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match="expand writes no subset 'only-math-n64'") as error:
+        load_group(bad, "data")  # the raw stage reads only `data`, and still stops
+    assert error.value.field == "train.settings.s-only-math-n16.subset"
+
+
+def test_no_params_model_has_a_default():
+    """Every key DVC tracks comes from the params file: a missing one is an error naming it."""
+    from pydantic import BaseModel
+
+    from doit_study import config
+
+    models = [m for m in vars(config).values() if isinstance(m, type) and issubclass(m, BaseModel)]
+    defaults = [f"{m.__name__}.{n}" for m in models for n, f in m.model_fields.items() if not f.is_required()]
+    assert defaults == []

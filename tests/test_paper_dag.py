@@ -49,7 +49,9 @@ def test_the_paper_profile_expands_to_the_papers_study(tmp_path):
     assert (groups["train"] + groups["train_mix"]) * epochs == 765  # with single-ability runs and mixes
 
 
-@pytest.mark.parametrize("profile", ["params.yaml", "profiles/smoke.yaml", "profiles/paper.yaml"])
+@pytest.mark.parametrize(
+    "profile", ["params.yaml", "profiles/smoke.yaml", "profiles/smoke-release.yaml", "profiles/paper.yaml"]
+)
 def test_every_param_a_stage_declares_is_in_the_profile(tmp_path, profile):
     """DVC refuses to commit a stage whose declared param is missing from params.yaml."""
     from dvc.repo import Repo

@@ -18,10 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ENV, sh
+from tests.conftest import ENV, REPO, sh
 
 pytestmark = pytest.mark.slow
-SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
 
 def _free_port() -> int:
@@ -92,31 +91,26 @@ def test_a_corrupted_file_in_the_remote_is_refused_on_pull(published, tmp_path):
 
 @pytest.fixture
 def ssh_server(tmp_path):
-    """A real OpenSSH server on loopback with a throwaway host key and client key."""
-    assert Path(SSHD).exists(), "sshd missing: install openssh-server (.ci/run does)"
+    """A real SSH server (tests/ssh_server.py: asyncssh, with SFTP and exec) on loopback, with a
+    throwaway host key and client key; the client trusts exactly that host key."""
+    import asyncssh
+
     keys = tmp_path / "keys"
     keys.mkdir()
     for name in ("host", "client"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / name)], check=True)
-    (keys / "authorized_keys").write_text((keys / "client.pub").read_text())
+        key = asyncssh.generate_private_key("ssh-ed25519")
+        key.write_private_key(str(keys / name))
+        key.write_public_key(str(keys / f"{name}.pub"))
     port = _free_port()
-    config = keys / "sshd_config"
-    config.write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {keys / 'host'}\nPidFile {keys / 'sshd.pid'}\n"
-        f"AuthorizedKeysFile {keys / 'authorized_keys'}\nPasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\n"
-        "PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nSubsystem sftp internal-sftp\n"
-    )
-    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
-    server = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        assert server.poll() is None, server.stderr.read()
-        time.sleep(0.2)
-    # the client trusts exactly this host key
+    command = [
+        sys.executable,
+        str(REPO / "tests/ssh_server.py"),
+        str(port),
+        str(keys / "host"),
+        str(keys / "client.pub"),
+    ]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert server.stdout.readline().strip() == "ready", server.stderr.read()
     home = tmp_path / "home"
     (home / ".ssh").mkdir(parents=True)
     host_key = (keys / "host.pub").read_text().split()

@@ -133,8 +133,8 @@ def annotate(
     for item, split in unique:
         if split is None:
             unassigned[item.type].append(item)
-        else:
-            splits[split][item.type].append(item)
+        else:  # the synthetic pool is training material: train/general.jsonl
+            splits["train" if split == "synthetic" else split][item.type].append(item)
     for ability, items in sorted(unassigned.items()):
         capped = items[: targets.get(ability, len(items))]
         drops[ability]["over_target"] += len(items) - len(capped)

@@ -362,12 +362,34 @@ class Params(_Strict):
             raise ValueError("evaluate.min_epoch: larger than train.optim.epochs, so no checkpoint qualifies")
         if self.mixes.size not in self.foundation.sizes:
             raise ValueError(f"mixes.size: {self.mixes.size!r} is not one of foundation.sizes")
+        planned = subset_names(self.expand)
+        for name, spec in self.train.settings.items():
+            if spec.subset not in planned:
+                raise ValueError(f"train.settings.{name}.subset: expand writes no subset {spec.subset!r}")
         baseline = SettingSpec(size=self.mixes.size, subset=self.mixes.baseline)
         if baseline not in self.train.settings.values():
             raise ValueError(
                 f"mixes.baseline: no setting in train.settings trains {baseline.subset} at {baseline.size}"
             )
         return self
+
+
+SUBSET_NAMES = {  # kind -> name pattern of the subsets expand writes
+    "uniform": "curated-n{n}",
+    "single_ability": "only-{ability}-n{n}",
+    "mix": "mix-{name}",
+    "synthetic": "synthetic-n{n}",
+}
+
+
+def subset_names(expand: ExpandParams) -> list[str]:
+    """Every subset expand writes from these params (synthetic ones need a source with that pool)."""
+    return [
+        *(SUBSET_NAMES["uniform"].format(n=n) for n in expand.n_per_ability),
+        *(SUBSET_NAMES["single_ability"].format(ability=a, n=expand.single_ability_n) for a in ABILITIES),
+        *(SUBSET_NAMES["mix"].format(name=name) for name in sorted(expand.mixes)),
+        *(SUBSET_NAMES["synthetic"].format(n=n) for n in expand.synthetic_n_per_ability),
+    ]
 
 
 # group name -> its model, in params-file order (one list to extend: the fields of Params)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from doit_study.schema import display_name
+
 
 def _figure(path: Path, draw, size=(6.0, 4.0)) -> None:
     import matplotlib
@@ -51,7 +53,7 @@ def draw_figures(
         for k, name in enumerate(names):
             axes = figure.add_subplot((len(names) + columns - 1) // columns, columns, k + 1)
             _curves(axes, ability_rows[name], "acc")
-            axes.set_title(name, fontsize=9)
+            axes.set_title(display_name(name), fontsize=9)
         if names:
             figure.axes[0].legend(fontsize=7)
 
@@ -61,7 +63,8 @@ def draw_figures(
         for offset, axis in ((-0.2, "param"), (0.2, "data")):
             values = [sensitivity[n][axis].get("normalised") for n in names]
             axes.bar([k + offset for k in range(len(names))], [v or 0 for v in values], width=0.4, label=axis)
-        axes.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+        labels = [display_name(n) for n in names]
+        axes.set_xticks(range(len(names)), labels, rotation=45, ha="right", fontsize=8)
         axes.set_ylabel("normalised sensitivity")
         axes.legend()
 

@@ -37,7 +37,7 @@ def first_validation_error(error: ValidationError) -> tuple[str, str]:
     field = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
     # a check across fields names the one to change first, "<field>: <message>", below its model
-    named = re.fullmatch(r"([A-Za-z_][\w.]*): (.+)", message, flags=re.DOTALL)
+    named = re.fullmatch(r"([A-Za-z_][\w.-]*): (.+)", message, flags=re.DOTALL)
     if first["type"] == "value_error" and named:
         last = str(first["loc"][-1]) if first["loc"] else None
         below = named.group(1) if named.group(1) != last else None  # a field check names itself

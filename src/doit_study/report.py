@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from doit_study.schema import display_name
+
 # The paper's findings (Song et al., Sections 4.3 and 5), stated as the paper states them, each
 # with the sets of this run that speak to it.
 PAPER_FINDINGS = (
@@ -61,13 +63,12 @@ def this_run(
     for name in sets:
         entry = sensitivity.get(name)
         if entry is None:
-            cells.append(f"{name}: not measured")
+            cells.append(f"{display_name(name)}: not measured")
             continue
         data = entry["data"]
-        cells.append(
-            f"{name}: {entry.get('class', '?')} (size alpha {_number(entry['param'].get('alpha'))}, "
-            f"data alpha {_number(data.get('alpha'))})"
-        )
+        size_alpha, data_alpha = _number(entry["param"].get("alpha")), _number(data.get("alpha"))
+        label = f"{display_name(name)}: {entry.get('class', '?')}"
+        cells.append(f"{label} (size alpha {size_alpha}, data alpha {data_alpha})")
     return "; ".join(cells)
 
 
@@ -115,6 +116,28 @@ def run_limits(
     return limits
 
 
+def budget_limits(settings: Mapping[str, Mapping]) -> list[str]:
+    """What the generation budgets allowed, per answer kind, from the settings' `budget.*` metrics:
+    a kind whose budget holds under half of its gold answers is called unscorable."""
+    kinds = sorted(
+        {key.split(".")[1] for metrics in settings.values() for key in metrics if key.startswith("budget.")}
+    )
+    lines = []
+    for kind in kinds:
+        tokens = max(m[f"budget.{kind}.tokens"] for m in settings.values() if f"budget.{kind}.tokens" in m)
+        fit = min(m[f"budget.{kind}.gold_fit"] for m in settings.values() if f"budget.{kind}.gold_fit" in m)
+        if fit < 0.5:
+            lines.append(
+                f"{kind} answers cannot be scored: their budget of {tokens} new tokens holds only {fit:.0%} "
+                "of the gold answers, so a model that answers like its training data is cut off."
+            )
+        else:
+            lines.append(
+                f"{kind} answers had up to {tokens} new tokens, enough for {fit:.0%} of the gold answers."
+            )
+    return lines
+
+
 def mixes_section(derivation: Mapping, table: Mapping[str, Mapping]) -> list[str]:
     """The derived mixes, ability by ability, and the Table 3 analogue (a ↑ marks a gain over the
     Baseline)."""
@@ -126,9 +149,8 @@ def mixes_section(derivation: Mapping, table: Mapping[str, Mapping]) -> list[str
     ]
     for ability, rule in derivation["abilities"].items():
         sizes = [derivation[m]["sizes"][ability] for m in ("reconstruct", "maximum")]
-        lines.append(
-            f"| {ability} | {rule['class']} | {rule['rule']} | {rule['reason']} | {sizes[0]} | {sizes[1]} |"
-        )
+        cells = [display_name(ability), rule["class"], rule["rule"], rule["reason"], *map(str, sizes)]
+        lines.append("| " + " | ".join(cells) + " |")
     keys = [k for k in table["baseline"] if k == "overall" or k.startswith("benchmark.")]
     lines += ["", "Benchmarks and overall score at the best checkpoint (the Table 3 analogue):", ""]
     lines += ["| mix | items | " + " | ".join(keys) + " |", "| --- " * (len(keys) + 2) + "|"]
@@ -163,7 +185,7 @@ def report_markdown(
     ]
     for name, entry in sorted(sensitivity.items()):
         lines.append(
-            f"| {name} | {_fit_cell(entry['param'])} | {_fit_cell(entry['data'])} | "
+            f"| {display_name(name)} | {_fit_cell(entry['param'])} | {_fit_cell(entry['data'])} | "
             f"{_number(entry['param'].get('normalised'))} | {_number(entry['data'].get('normalised'))} | "
             f"{entry.get('class', '')} |"
         )
@@ -174,10 +196,8 @@ def report_markdown(
     else:
         lines += ["| ability | test loss | Complexity | Transference |", "| --- | --- | --- | --- |"]
         for name in sorted(complexity):
-            lines.append(
-                f"| {name} | {_number(features['test_loss'][name])} | {_number(complexity[name])} | "
-                f"{_number(transference[name])} |"
-            )
+            values = [features["test_loss"][name], complexity[name], transference[name]]
+            lines.append(f"| {display_name(name)} | " + " | ".join(_number(v) for v in values) + " |")
     lines += ["", "## Regression (Figure 7)", "", "| relation | slope | Pearson r | R² | p | LOO RMSE | n |"]
     lines.append("| --- | --- | --- | --- | --- | --- | --- |")
     for name, fit in sorted(regressions.items()):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from doit_study.schema import ABILITIES
+from doit_study.schema import ABILITIES, display_name
 
 
 def in_domain_mean(summary: Mapping[str, dict]) -> float:
@@ -84,6 +84,7 @@ STUDY_COLUMNS = (
     "best_epoch",
     "split",
     "ability",
+    "label",
     "acc",
     "random",
     "loss",
@@ -107,6 +108,7 @@ def study_rows(setting: str, size: str, factors: Mapping, metrics: Mapping) -> l
                 "best_epoch": metrics["best_epoch"],
                 "split": split,
                 "ability": ability,
+                "label": display_name(ability),
                 "acc": value,
                 "random": metrics.get(f"test.{ability}.random", ""),
                 "loss": metrics.get(f"{split}.{ability}.loss", ""),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from doit_study.config import MixParams
+from doit_study.config import SUBSET_NAMES, MixParams
 from doit_study.io import DataError
 from doit_study.options import rng_for
 from doit_study.schema import ABILITIES, Item
@@ -76,13 +76,26 @@ def plan_subsets(
     synthetic_n: list[int],
     synthetic_available: int,
 ) -> list[Subset]:
-    plan = [Subset(f"curated-n{n}", dict.fromkeys(ABILITIES, n), "uniform") for n in n_per_ability]
-    plan += [
-        Subset(f"only-{a}-n{single_ability_n}", {a: single_ability_n}, "single_ability") for a in ABILITIES
+    names = SUBSET_NAMES
+    plan = [
+        Subset(names["uniform"].format(n=n), dict.fromkeys(ABILITIES, n), "uniform") for n in n_per_ability
     ]
-    plan += [Subset(f"mix-{name}", mix_sizes(mix, available), "mix") for name, mix in sorted(mixes.items())]
+    plan += [
+        Subset(
+            names["single_ability"].format(ability=a, n=single_ability_n),
+            {a: single_ability_n},
+            "single_ability",
+        )
+        for a in ABILITIES
+    ]
+    plan += [
+        Subset(names["mix"].format(name=k), mix_sizes(mix, available), "mix")
+        for k, mix in sorted(mixes.items())
+    ]
     if synthetic_available:
-        plan += [Subset(f"synthetic-n{n}", {"general": 10 * n}, "synthetic") for n in synthetic_n]
+        plan += [
+            Subset(names["synthetic"].format(n=n), {"general": 10 * n}, "synthetic") for n in synthetic_n
+        ]
     return plan
 
 
