@@ -26,6 +26,7 @@ from train_throughput import matmul_flops_per_second  # this folder is on sys.pa
 from doit_study.chat import chat_ids, encode_prompt
 from doit_study.checkpoints import load_checkpoint
 from doit_study.config import load_group
+from doit_study.evaluation import answer_budgets, scoring_config
 from doit_study.io import read_items
 from doit_study.modeling import load_tokenizer, parameter_count
 from doit_study.scoring import (
@@ -103,7 +104,8 @@ def main() -> None:
     reuse, reuse_s = timed(continuation_nll, model, prompts, choices, ids.pad, budget)
 
     gen_prompts = [encode_prompt(tokenizer, item.messages) for item in generated]
-    budgets = [params.max_new_tokens.model_dump()[item.answer_kind.value] for item in generated]
+    by_kind = answer_budgets(tokenizer, generated, scoring_config(params))  # as the evaluate stage sizes them
+    budgets = [by_kind[item.answer_kind.value]["tokens"] for item in generated]
     stops = [ids.end_of_turn, ids.user, ids.assistant]
 
     def plain_generate():

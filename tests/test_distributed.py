@@ -38,10 +38,10 @@ def setup(tmp_path_factory, tokenizer):
     ]
     (root / "subset.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     params = yaml.safe_load((REPO / "profiles/smoke.yaml").read_text(encoding="utf-8"))
-    params["train"] = {
-        "seed": 0,
+    params["train"] |= {
         "max_length": 64,
-        "settings": {"ddp": {"size": "s", "subset": "subset"}},
+        # the name of a subset expand writes (the stage is given subset.jsonl), at the mixes' size
+        "settings": {"ddp": {"size": "s", "subset": "curated-n4"}},
         # three micro-batches per global batch: one of two processes has an empty slot every step
         "optim": {"epochs": 2, "peak_lr": 3e-3, "end_lr": 3e-4, "global_batch": 6, "micro_batch": 2},
     }

@@ -53,7 +53,7 @@ def _params(tmp: Path, user_dir: Path, **expand) -> Path:
     params["expand"] |= {
         "pool": dict.fromkeys(ABILITIES, 24),
         "n_per_ability": [1, 4, 16],
-        "single_ability_n": 8,
+        "single_ability_n": 16,
         "mixes": {"baseline": {"fixed": {}, "others": "fixed", "others_n": 16, "total": None}},
     } | expand
     path = tmp / "params.yaml"
@@ -89,7 +89,7 @@ def test_user_jsonl_source_end_to_end(tmp_path):
     assert len(read_items(tmp_path / "data/annotated/valid/math.jsonl")) == 3
     index = json.loads((tmp_path / "data/subsets/index.json").read_text(encoding="utf-8"))
     assert index["subsets"]["curated-n16"]["total"] == 160
-    assert len(read_items(tmp_path / "data/subsets/only-code-n8.jsonl")) == 8
+    assert len(read_items(tmp_path / "data/subsets/only-code-n16.jsonl")) == 16
 
 
 def _fails_cleanly(result: subprocess.CompletedProcess, *expected: str) -> None:
@@ -140,7 +140,7 @@ def test_n_larger_than_the_pool_stops_expand_and_keeps_old_outputs(tmp_path):
     for result in _pipeline(tmp_path, params):
         assert result.returncode == 0, result.stderr
     before = sorted(p.name for p in (tmp_path / "data/subsets").iterdir())
-    too_big = _params(tmp_path, tmp_path / "mine", n_per_ability=[1, 64])
+    too_big = _params(tmp_path, tmp_path / "mine", n_per_ability=[1, 4, 16, 64])
     result = _pipeline(tmp_path, too_big)[2]
     _fails_cleanly(result, "params.yaml", "curated-n64 needs 64")
     assert sorted(p.name for p in (tmp_path / "data/subsets").iterdir()) == before
