@@ -78,6 +78,7 @@ ENV = {
     **os.environ,
     "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     "DVC_NO_ANALYTICS": "1",
+    "DOIT_STUDY_WARM_IDLE": "30",  # warm stage servers leave soon after the last test that used them
     # one thread per process: the two smoke runs go side by side, and every later rerun uses the
     # same thread count as the runs it is compared with
     "OMP_NUM_THREADS": "1",

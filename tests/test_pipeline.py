@@ -1,6 +1,7 @@
 """End to end: `dvc repro` of the smoke profile in a temporary copy of the repository."""
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 import yaml
 
 from doit_study.io import read_items
-from tests.conftest import sh
+from tests.conftest import ENV, sh
 
 pytestmark = pytest.mark.slow
 
@@ -174,6 +175,24 @@ def test_two_clean_runs_give_identical_hashes(smoke_runs):
     first, second = smoke_runs
     assert _lock_hashes(first) == _lock_hashes(second)
     assert all(_lock_hashes(first).values())
+
+
+def test_stages_run_cold_give_what_they_gave_warm(smoke_runs, tmp_path):
+    """The study ran in warm processes (doit_study.warm); training and scoring again in ordinary
+    processes writes the same bytes."""
+    import shutil
+
+    first, _ = smoke_runs
+    clone = tmp_path / "clone"
+    shutil.copytree(first, clone, symlinks=True, ignore=shutil.ignore_patterns("mlflow.db"))
+    shutil.rmtree(clone / "models/sft/m-curated-n4")  # trained again, from the start
+    cold = {**ENV, "DOIT_STUDY_WARM": "0"}
+    for stage in ("train@m-curated-n4", "evaluate@m-curated-n4"):
+        result = subprocess.run(
+            ["dvc", "repro", "-f", "-s", stage], cwd=clone, env=cold, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert _lock_hashes(clone) == _lock_hashes(first)
 
 
 def test_a_params_change_reruns_only_the_stages_that_read_it(smoke_runs):
