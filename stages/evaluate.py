@@ -1,5 +1,6 @@
-"""Stage evaluate@<setting>: every epoch checkpoint scored on valid, the best (highest valid score at
-or after evaluate.min_epoch, ties to the earlier) scored on test and on the benchmarks; flat metrics
+"""Stage evaluate@<setting>: every epoch checkpoint that can be chosen (at or after evaluate.min_epoch)
+scored on valid, the best (highest valid score, ties to the earlier) scored on test and on the
+benchmarks; flat metrics
 in metrics/settings/<setting>.json, per-item predictions in metrics/predictions/<setting>/ (rewritten,
 never appended), and the scores logged to the setting's MLflow run."""
 
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
             params.device_map,
         )
         for epoch in sorted(checkpoints)
+        if epoch >= params.min_epoch  # an earlier checkpoint cannot be chosen: it is not scored
     }
     valid_predictions = {epoch: predictions for epoch, (predictions, _) in by_epoch.items()}
     valid_summaries = {epoch: summary for epoch, (_, summary) in by_epoch.items()}

@@ -169,6 +169,11 @@ def test_second_repro_is_a_no_op(smoke_runs):
     output = sh("dvc", "repro", cwd=root)
     assert "Running stage" not in output
     assert "up to date" in sh("dvc", "status", cwd=root)
+    # compiled Python written beside a folder dep (Python does so when it imports) changes nothing
+    cache = root / "src/doit_study/sources/builtin/__pycache__"
+    cache.mkdir(exist_ok=True)
+    (cache / "items.cpython-311.pyc").write_bytes(b"compiled")
+    assert "up to date" in sh("dvc", "status", cwd=root)
 
 
 def test_two_clean_runs_give_identical_hashes(smoke_runs):

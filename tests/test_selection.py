@@ -78,9 +78,9 @@ def test_only_the_best_is_kept_with_the_scores_of_keeping_all(tokenizer, valid, 
     weights = epoch_dir(tmp_path / "best", best) / WEIGHTS
     assert sha256_file(weights) == sha256_file(epoch_dir(every, best) / WEIGHTS)
     recorded = recorded_selection(tmp_path / "best", selection_spec(PARAMS, valid))
-    assert sorted(recorded) == list(range(1, EPOCHS + 1))
-    for epoch, (predictions, summary) in scored.items():
-        assert recorded[epoch] == (predictions, summary)  # predictions read back equal the scored ones
+    assert sorted(recorded) == list(range(PARAMS.min_epoch, EPOCHS + 1))  # earlier ones cannot be chosen
+    for epoch in recorded:
+        assert recorded[epoch] == scored[epoch]  # predictions read back equal the scored ones
 
 
 def test_epochs_that_can_no_longer_win_are_removed_during_training(tokenizer, valid, tmp_path):
@@ -104,7 +104,7 @@ def test_a_killed_run_resumes_to_the_same_selection(tokenizer, valid, tmp_path):
     assert 2 in _kept(tmp_path / "killed")  # the newest complete epoch survives the kill
     (tmp_path / "killed" / ".epoch-01.pruned").mkdir()  # as if killed while removing epoch 1
     keeper = _keeper(tmp_path / "killed", valid)
-    assert sorted(keeper.scores) == [1, 2] and not keeper.complete()
+    assert sorted(keeper.scores) == [2] and not keeper.complete()  # epoch 1 is before min_epoch
     best = _train(tokenizer, tmp_path / "killed", keeper)
 
     full, killed = (json.loads((tmp_path / d / SELECTION_RECORD).read_text()) for d in ("full", "killed"))

@@ -1,8 +1,8 @@
 """Checkpoint selection on valid (the paper's rule), and keeping only the selected checkpoint.
 
-The evaluate stage scores every epoch checkpoint on valid and takes the best
-(`results.select_best_epoch`). With `train.keep_checkpoints: best` the train stage does that itself
-after every epoch, as Hugging Face's Trainer does with `load_best_model_at_end` and
+The evaluate stage scores every epoch checkpoint that can be chosen (at or after
+`evaluate.min_epoch`) on valid and takes the best (`results.select_best_epoch`). With
+`train.keep_checkpoints: best` the train stage does that itself after every epoch, as Hugging Face's Trainer does with `load_best_model_at_end` and
 `save_total_limit`: it keeps the newest checkpoint (to resume from) and the best so far, and at the
 end only the best, so a 33b study stores and pushes one checkpoint per setting instead of fifteen.
 Every epoch's valid summary and predictions stay beside the checkpoint (`selection.json`,
@@ -103,7 +103,8 @@ class CheckpointKeeper:
         return self.record["complete"] and epoch_dir(self.out_dir, best).is_dir()
 
     def add(self, epoch: int, folder: Path, sha256: str, train_loss: float) -> None:
-        if str(epoch) not in self.record["epochs"]:
+        min_epoch = self.record["spec"]["min_epoch"]
+        if epoch >= min_epoch and str(epoch) not in self.record["epochs"]:  # earlier ones cannot be chosen
             label = f"{self.label} valid epoch {epoch}"
             predictions, summary = score_on_valid(
                 folder, self.base, self.valid, self.config, label, self.device_map
@@ -118,8 +119,8 @@ class CheckpointKeeper:
                 "train_loss": train_loss,
             }
             write_json(self.path, self.record)
-        min_epoch, scores = self.record["spec"]["min_epoch"], self.scores
-        best = [select_best_epoch(scores, min_epoch)] if max(scores) >= min_epoch else []
+        scores = self.scores
+        best = [select_best_epoch(scores, min_epoch)] if scores else []
         self._keep({epoch, *best})
 
     def finish(self) -> int:

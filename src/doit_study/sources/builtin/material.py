@@ -12,6 +12,7 @@ import json
 import math
 import os
 import random
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -172,11 +173,19 @@ def _instantiate(task: tuple[str, int, int]) -> list[dict]:
             "seed": p.seed,
             "problem": p.problem,
             "answer": p.answer,
-            "solution": list(p.solution),
+            "solution": [_filled(step, p.params) for step in p.solution],
         }
         for p in problems
         if p.answer
     ]
+
+
+def _filled(step: str, params: dict) -> str:
+    """A solution step with the template's {placeholders} replaced by this problem's values (the
+    templates leave them in: "列出算式：{total_length} ÷ {segment_length}")."""
+    return re.sub(
+        r"\{(\w+)\}", lambda m: str(params[m.group(1)]) if m.group(1) in params else m.group(0), step
+    )
 
 
 _CURRICULUM = None

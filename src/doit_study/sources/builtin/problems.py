@@ -23,7 +23,10 @@ def build_math(records: list[dict], rng: random.Random, version: str) -> Iterato
     for record in rng.sample(records, len(records)):
         if not _NUMBER.fullmatch(record["answer"]):
             continue  # a few "number" templates answer with several blanks ("B，48"): not one final answer
-        steps = "\n".join(f"{index}. {step}" for index, step in enumerate(record["solution"], start=1))
+        # the template's last two steps, the relation and the computation (the first ones restate the
+        # problem): a chain a 150-token budget would otherwise have to hold (docs/data.md)
+        kept = record["solution"][-2:]
+        steps = "\n".join(f"{index}. {step}" for index, step in enumerate(kept, start=1))
         prompt = f"请一步一步地解答下面的数学题，最后一行写出“答案：……”。\n{record['problem']}"
         gold = f"解题思路：\n{steps}\n答案：{record['answer']}"
         yield make_item(
