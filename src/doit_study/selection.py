@@ -2,12 +2,13 @@
 
 The evaluate stage scores every epoch checkpoint that can be chosen (at or after
 `evaluate.min_epoch`) on valid and takes the best (`results.select_best_epoch`). With
-`train.keep_checkpoints: best` the train stage does that itself after every epoch, as Hugging
-Face's Trainer does with `load_best_model_at_end` and `save_total_limit`: it keeps the newest checkpoint (to resume from) and the best so far, and at the
-end only the best, so a 33b study stores and pushes one checkpoint per setting instead of fifteen.
-Every epoch's valid summary and predictions stay beside the checkpoint (`selection.json`,
-`valid/epoch-NN.jsonl`); the evaluate stage reads them instead of scoring checkpoints that are gone.
-Both ways score the same checkpoints with the same function, so they give the same metrics.
+`train.keep_checkpoints: best` the train stage does that itself after every epoch, as Hugging Face's
+Trainer does with `load_best_model_at_end` and `save_total_limit`: it keeps the newest checkpoint
+(to resume from) and the best so far, and at the end only the best, so a 33b study stores and pushes
+one checkpoint per setting instead of fifteen. Every epoch's valid summary and predictions stay
+beside the checkpoint (`selection.json`, `valid/epoch-NN.jsonl`); the evaluate stage reads them
+instead of scoring checkpoints that are gone. Both ways score the same checkpoints with the same
+function, so they give the same metrics.
 """
 
 from __future__ import annotations
