@@ -101,31 +101,37 @@ def copy_with_smoke_profile(target: Path) -> Path:
     return copy_without_outputs(REPO, target, REPO / "profiles/smoke.yaml")
 
 
+DISPATCH_TWO_AT_ONCE = [sys.executable, "-m", "doit_study", "dispatch", "--executor", "local", "--jobs", "2"]
+
+
 @pytest.fixture(scope="session")
-def smoke_repros(tmp_path_factory) -> dict[str, Path]:
-    """Clean `dvc repro` runs, side by side: the smoke study twice (independent runs, compared byte
-    for byte) and the release-format smoke study once."""
+def smoke_repros(tmp_path_factory) -> dict[str, tuple[Path, str]]:
+    """Clean builds side by side, each (root, its output): the smoke study by `dvc repro` and again
+    by the dispatch driver, two stages at once through submitit's local executor (independent
+    runs, compared byte for byte), and the release-format smoke study by `dvc repro`."""
     profiles = {"first": "smoke", "second": "smoke", "release": "smoke-release"}
+    commands = {"first": ["dvc", "repro"], "second": DISPATCH_TWO_AT_ONCE, "release": ["dvc", "repro"]}
     roots = {
         name: copy_without_outputs(REPO, tmp_path_factory.mktemp(name), REPO / f"profiles/{profile}.yaml")
         for name, profile in profiles.items()
     }
     runs = {
         name: subprocess.Popen(
-            ["dvc", "repro"], cwd=root, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            commands[name], cwd=root, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         for name, root in roots.items()
     }
     outputs = {name: run.communicate(timeout=2400)[0] for name, run in runs.items()}
     for name, run in runs.items():
-        assert run.returncode == 0, f"dvc repro in {roots[name]}\n{outputs[name]}"
-    return roots
+        assert run.returncode == 0, f"{' '.join(commands[name])} in {roots[name]}\n{outputs[name]}"
+    return {name: (roots[name], outputs[name]) for name in roots}
 
 
 @pytest.fixture(scope="session")
 def smoke_runs(smoke_repros) -> tuple[Path, Path]:
-    """Two independent clean runs of the smoke study, reproduced side by side."""
-    return smoke_repros["first"], smoke_repros["second"]
+    """Two independent clean runs of the smoke study, side by side: `dvc repro`, and the dispatch
+    driver with two stages at once."""
+    return smoke_repros["first"][0], smoke_repros["second"][0]
 
 
 @pytest.fixture(scope="session")
@@ -142,4 +148,4 @@ def smoke_rerun(smoke_runs) -> Path:
 @pytest.fixture(scope="session")
 def release_run(smoke_repros) -> Path:
     """The whole pipeline on the release-format fixture (profiles/smoke-release.yaml)."""
-    return smoke_repros["release"]
+    return smoke_repros["release"][0]

@@ -207,3 +207,13 @@ def test_generators_stop_when_they_run_out(tmp_path):
 
     kept = _unique(stream(), 5000)
     assert 0 < len(kept) < 5000
+
+
+def test_maths_chains_are_numbered_once(built):
+    _, items = built
+    golds = [item.gold for item in items["math"]]
+    assert len(golds) == 40
+    for gold in golds:
+        steps = gold.split("\n")[1:-1]
+        assert [step[:3] for step in steps] == ["1. ", "2. "], gold
+        assert not any(re.match(r"\d+\. \d+(?:[.．] |、)", step) for step in steps), gold  # no "1. 3. …"

@@ -134,9 +134,7 @@ def _keeper_with_fingerprint(out, valid, fingerprint):
 
 def test_scoring_in_bfloat16_or_spread_by_accelerate(tokenizer, valid, tmp_path):
     # the paper profile scores in bfloat16 with device_map: auto (a 33b model is 132 GB in float32)
-    train(
-        tiny_llama(tokenizer, seed=0), tokenizer, _examples(tokenizer), _config(epochs=1), tmp_path
-    )
+    train(tiny_llama(tokenizer, seed=0), tokenizer, _examples(tokenizer), _config(epochs=1), tmp_path)
     folder = epoch_dir(tmp_path, 1)
     config = _keeper(tmp_path / "unused", valid).config
     half = smoke_group("evaluate", min_epoch=1, nll_token_budget=256, dtype="bfloat16")

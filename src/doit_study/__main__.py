@@ -29,6 +29,7 @@ def main() -> None:
     run.add_argument("--params", type=Path, default=Path("params.yaml"), help="its dispatch group")
     run.add_argument("--executor", choices=["local", "slurm"], help="instead of dispatch.executor")
     run.add_argument("--jobs", type=int, help="jobs at once, instead of dispatch.jobs")
+    run.add_argument("--retries", type=int, help="instead of dispatch.retries")
     run.add_argument("--dry-run", action="store_true", help="print the waves as JSON; submit nothing")
     args = parser.parse_args()
     if args.command == "dispatch":
@@ -57,7 +58,7 @@ def dispatch_command(args) -> int:
     settings = dispatch.Settings(
         executor=args.executor or group.executor,
         jobs=args.jobs or group.jobs,
-        retries=group.retries,
+        retries=group.retries if args.retries is None else args.retries,
         poll_seconds=group.poll_seconds,
         log_dir=(root / group.log_dir).resolve(),
         resources=tuple(group.resources),

@@ -136,8 +136,11 @@ _BARE_VERDICT = dict.fromkeys((*TRUE_MARKERS, "对的", "✓", "TRUE"), "T") | d
 )
 _AFTER = r"(?=[又也或还,.;!?。，；！？\s]|$)"  # a one-character verdict ends there: 对。 对，但 既对又错
 _VERDICTS = (  # tried at each position in this order: negated and longer forms first
-    ("F", r"不正确|不对|不是正确|并不正确|并非正确|不成立|不符合|有误|错误|错的|是错|说法错"
-     rf"|(?<![交过])错{_AFTER}|[×✗✘]"),
+    (
+        "F",
+        r"不正确|不对|不是正确|并不正确|并非正确|不成立|不符合|有误|错误|错的|是错|说法错"
+        rf"|(?<![交过])错{_AFTER}|[×✗✘]",
+    ),
     ("T", rf"没错|不错|正确|对的|是对|说法对|成立|(?<![反针相绝面应核校比])对{_AFTER}|[√✓✔]"),
 )
 _VERDICT_RE = re.compile("|".join(f"(?P<{verdict}{k}>{p})" for k, (verdict, p) in enumerate(_VERDICTS)))

@@ -18,12 +18,14 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 JOB_NAME = "doit-dispatch"  # every job's Slurm name: squeue -n finds them after a restart
+DVC = (sys.executable, "-m", "dvc")  # the DVC of this environment, whatever PATH says
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,15 @@ def dag(root: Path) -> dict[str, set[str]]:
         return {stage.addressing: {up.addressing for up in graph.successors(stage)} for stage in graph}
 
 
-def stale(root: Path) -> set[str]:
-    """The stages `dvc status` reports as changed."""
+def stale(root: Path, only: set[str] | None = None) -> set[str]:
+    """The stages `dvc status` reports as changed: all, or those in `only`. A running stage holds
+    DVC's lock on its outputs, and a status that reads them fails ("is busy"): leave out the
+    running stages and every stage below them."""
+    if only is not None and not only:
+        return set()
+    targets = sorted(only) if only is not None else []
     result = subprocess.run(
-        ["dvc", "--wait-for-lock", "status", "--json"], cwd=root, capture_output=True, text=True
+        [*DVC, "--wait-for-lock", "status", "--json", *targets], cwd=root, capture_output=True, text=True
     )
     if result.returncode:
         raise RuntimeError(f"dvc status failed in {root}:\n{result.stderr}")
@@ -108,12 +115,13 @@ class StageJob:
 
     def __call__(self) -> str:
         env = dict(os.environ)
-        if "SLURM_JOB_ID" in env:  # recorded in the stage's MLflow run (tracking.slurm_job)
+        if "SLURM_JOB_ID" in env:  # recorded in the stage's MLflow run (tracking.SettingRun)
             array = env.get("SLURM_ARRAY_JOB_ID")
-            env["DOIT_STUDY_SLURM_JOB"] = (
-                f"{array}_{env['SLURM_ARRAY_TASK_ID']}" if array else env["SLURM_JOB_ID"]
-            )
-        command = ["dvc", "--wait-for-lock", "repro", "--single-item", self.stage]
+            job = f"{array}_{env['SLURM_ARRAY_TASK_ID']}" if array else env["SLURM_JOB_ID"]
+            env["DOIT_STUDY_SLURM_JOB"] = job
+            # a warm process (doit_study.warm) would run the stage outside the job's allocation
+            env.setdefault("DOIT_STUDY_WARM", "0")
+        command = [*DVC, "--wait-for-lock", "repro", "--single-item", self.stage]
         code = subprocess.run(command, cwd=self.root, env=env).returncode
         if code:
             raise RuntimeError(f"{' '.join(command)} exited with {code}")
@@ -146,9 +154,13 @@ class Launcher:
         if settings.executor == "slurm" and not shutil.which("sbatch"):
             raise RuntimeError("dispatch.executor is slurm, but sbatch is not on PATH")
         self.root, self.settings = root, settings
-        self.executor = submitit.AutoExecutor(
-            folder=settings.log_dir / "%j", cluster=settings.executor, slurm_max_num_timeout=settings.retries
-        )
+        folder = settings.log_dir / "%j"
+        if settings.executor == "slurm":
+            self.executor = submitit.AutoExecutor(
+                folder=folder, cluster="slurm", slurm_max_num_timeout=settings.retries
+            )
+        else:  # the local executor itself: AutoExecutor does not pass a job its own GPUs
+            self.executor = submitit.LocalExecutor(folder=folder, max_num_timeout=settings.retries)
         self.jobs: dict[str, object] = {}  # stage -> submitit job
         self.free_gpus, self.gpus_of = list(settings.gpus), {}
 
@@ -163,21 +175,26 @@ class Launcher:
                 group = [s for s in group if self._take_gpus(s, shape.gpus)]
             if not group:
                 continue
-            self.executor.update_parameters(**_parameters(shape, self.settings), name=JOB_NAME)
             if self.settings.executor == "slurm":
+                self.executor.update_parameters(**_slurm_parameters(shape, self.settings), name=JOB_NAME)
                 with self.executor.batch():  # one job array
                     jobs = [self.executor.submit(StageJob(str(self.root), stage)) for stage in group]
                 self.jobs |= dict(zip(group, jobs, strict=True))
             for stage in group if self.settings.executor == "local" else []:  # each its own GPUs
-                self.executor.update_parameters(local_visible_gpus=tuple(self.gpus_of[stage]))
+                gpus = tuple(self.gpus_of[stage])
+                self.executor.update_parameters(
+                    timeout_min=shape.time_min, gpus_per_node=len(gpus), visible_gpus=gpus
+                )
                 self.jobs[stage] = self.executor.submit(StageJob(str(self.root), stage))
             submitted += group
         return submitted
 
     def _take_gpus(self, stage: str, count: int) -> bool:
-        if not self.settings.gpus:
-            self.gpus_of[stage] = []
-            return True
+        if count > len(self.settings.gpus):  # submitit hides every GPU not handed to a job
+            raise RuntimeError(
+                f"{stage} asks for {count} GPUs (dispatch.resources), "
+                f"but dispatch.gpus hands out {len(self.settings.gpus)}: list the machine's GPU ids there"
+            )
         if count > len(self.free_gpus):
             return False  # waits until a job gives its GPUs back
         self.gpus_of[stage], self.free_gpus = self.free_gpus[:count], self.free_gpus[count:]
@@ -194,7 +211,7 @@ class Launcher:
         return ended
 
 
-def _parameters(shape: Resources, settings: Settings) -> dict:
+def _slurm_parameters(shape: Resources, settings: Settings) -> dict:
     parameters = {
         "timeout_min": shape.time_min,
         "cpus_per_task": shape.cpus,
@@ -262,8 +279,9 @@ def dispatch(
     while True:
         # what runs first, then what is stale: a job ending in between then shows as up to date
         others = running_elsewhere(root, settings) - set(launcher.jobs)
-        changed, failed = stale(root), set(outcome.failed)
-        running = set(launcher.jobs) | others
+        running, failed = set(launcher.jobs) | others, set(outcome.failed)
+        locked = running | {s for s in graph if upstream(graph, s) & running}
+        changed = stale(root, set(graph) - locked if running else None)
         below = {s for s in changed if upstream(graph, s) & failed}
         if not (changed - failed - below) and not running:
             outcome.left = sorted(below - failed)

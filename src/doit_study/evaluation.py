@@ -117,9 +117,7 @@ def _parse(kind: AnswerKind, text: str, letters: str):
     return parse_letter(text, letters) if kind is AnswerKind.letter else parse_answer(kind, text)
 
 
-def judge(
-    kind: AnswerKind, output: str, gold: str, letters: str = LETTERS
-) -> tuple[bool, bool, str | None]:
+def judge(kind: AnswerKind, output: str, gold: str, letters: str = LETTERS) -> tuple[bool, bool, str | None]:
     """(correct, unparsed, parsed answer) of one generated answer against the gold text."""
     parsed = _parse(kind, output, letters)
     if parsed is None:

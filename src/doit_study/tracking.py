@@ -68,6 +68,8 @@ class SettingRun:
         self.run_id = self.run.info.run_id
         mlflow.log_params({key: str(value) for key, value in sorted(params.items())})
         mlflow.set_tags({"setting": setting, "dvc_stage": stage, "git_commit": git_commit(), **tags})
+        if os.environ.get("DOIT_STUDY_SLURM_JOB"):  # set by the dispatch driver's jobs
+            mlflow.set_tag("slurm_job_id", os.environ["DOIT_STUDY_SLURM_JOB"])
         self.checkpoints: list[dict] = []
 
     def log_step(self, step: int, metrics: dict) -> None:
@@ -173,4 +175,6 @@ def log_evaluation(
     client.set_tag(run_id, "best_epoch", str(best["epoch"]))
     client.set_tag(run_id, "best_checkpoint", f"{best['path']} sha256:{best['sha256']}")
     client.set_tag(run_id, "evaluated_by", f"evaluate@{setting}")
+    if os.environ.get("DOIT_STUDY_SLURM_JOB"):
+        client.set_tag(run_id, "evaluated_in_slurm_job", os.environ["DOIT_STUDY_SLURM_JOB"])
     return run_id

@@ -52,12 +52,13 @@ PRELOAD = (
 DISTRIBUTIONS = ("torch", "transformers", "accelerate", "safetensors", "tokenizers", "mlflow", "math-verify")
 IDLE_SECONDS = int(os.environ.get("DOIT_STUDY_WARM_IDLE", "300"))  # then the server exits
 START_SECONDS = 180  # the server's imports, on a slow machine
-_PER_STAGE = ("DVC_STAGE",)  # set by DVC for each stage; read at run time only
+# set per stage or per job (DVC, Slurm, submitit, the GPUs a job is given); read at run time only
+_PER_JOB = ("DVC_STAGE", "SLURM_", "SUBMITIT_", "DOIT_STUDY_SLURM_JOB", "CUDA_VISIBLE_DEVICES")
 
 
 def server_key() -> str:
     """What a server's preloaded state depends on: interpreter, library versions, environment."""
-    env = sorted((k, v) for k, v in os.environ.items() if k not in _PER_STAGE)
+    env = sorted((k, v) for k, v in os.environ.items() if not k.startswith(_PER_JOB))
     versions = []
     for name in DISTRIBUTIONS:
         with contextlib.suppress(metadata.PackageNotFoundError):

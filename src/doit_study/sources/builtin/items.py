@@ -1,7 +1,6 @@
 """Candidate items of the builtin source: the builders of every ability, interleaved and
 de-duplicated, from a raw snapshot (stage annotate)."""
 
-
 from __future__ import annotations
 
 import itertools

