@@ -93,17 +93,21 @@ def _suite(**fields):
     return HubSuite(**{"revision": None, "dev": 5, **fields})
 
 
-def test_c_eval_from_its_hub_layout_scores_val_with_dev_exemplars():
-    from doit_study.benchmarks import load_hub_suite
-
-    spec = _suite(
+def _ceval_physician(test_split: str):
+    return _suite(
         suite="ceval",
         layout="ceval",
         path=str(CEVAL),
         subjects=["physician"],
-        test_split="val",
+        test_split=test_split,
         dev_split="dev",
     )
+
+
+def test_c_eval_from_its_hub_layout_scores_val_with_dev_exemplars():
+    from doit_study.benchmarks import load_hub_suite
+
+    spec = _ceval_physician(test_split="val")
     questions = load_hub_suite(spec)
     assert [(q.split, q.answer) for q in questions] == [
         ("dev", "A"),
@@ -122,14 +126,7 @@ def test_c_eval_from_its_hub_layout_scores_val_with_dev_exemplars():
 def test_c_eval_test_split_without_labels_is_refused_with_its_row():
     from doit_study.benchmarks import load_hub_suite
 
-    spec = _suite(
-        suite="ceval",
-        layout="ceval",
-        path=str(CEVAL),
-        subjects=["physician"],
-        test_split="test",
-        dev_split="dev",
-    )
+    spec = _ceval_physician(test_split="test")
     with pytest.raises(DataError, match=r"physician:test\]:1: answer"):
         load_hub_suite(spec)
 
