@@ -101,7 +101,8 @@ def copy_with_smoke_profile(target: Path) -> Path:
     return copy_without_outputs(REPO, target, REPO / "profiles/smoke.yaml")
 
 
-DISPATCH_TWO_AT_ONCE = [sys.executable, "-m", "doit_study", "dispatch", "--executor", "local", "--jobs", "2"]
+def dispatch_command(*flags: str) -> list[str]:
+    return [sys.executable, "-m", "doit_study", "dispatch", *flags]
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +111,11 @@ def smoke_repros(tmp_path_factory) -> dict[str, tuple[Path, str]]:
     by the dispatch driver, two stages at once through submitit's local executor (independent
     runs, compared byte for byte), and the release-format smoke study by `dvc repro`."""
     profiles = {"first": "smoke", "second": "smoke", "release": "smoke-release"}
-    commands = {"first": ["dvc", "repro"], "second": DISPATCH_TWO_AT_ONCE, "release": ["dvc", "repro"]}
+    commands = {
+        "first": ["dvc", "repro"],
+        "second": dispatch_command("--executor", "local", "--jobs", "2"),
+        "release": ["dvc", "repro"],
+    }
     roots = {
         name: copy_without_outputs(REPO, tmp_path_factory.mktemp(name), REPO / f"profiles/{profile}.yaml")
         for name, profile in profiles.items()

@@ -105,7 +105,7 @@ def _drive(monkeypatch, dvc: FakeDVC, launcher: FakeLauncher, elsewhere=lambda: 
 
     def stale(root, only=None):  # like DVC: a running stage's outputs are busy
         running = set(launcher.jobs) | seen_elsewhere
-        below = {s for s in GRAPH if dispatch.upstream(GRAPH, s) & running}
+        below = dispatch.downstream(GRAPH, running)
         assert only is not None if running else only is None
         assert not (only or set()) & (running | below), "dvc status: outputs busy"
         return set(dvc.changed) & (set(GRAPH) if only is None else only)
@@ -249,19 +249,13 @@ def _lock_hashes(root: Path) -> dict:
     }
 
 
-def _driver(*flags: str) -> list[str]:
-    import sys
-
-    return [sys.executable, "-m", "doit_study", "dispatch", *flags]
-
-
 @pytest.mark.slow
 def test_the_local_executor_runs_two_stages_at_once_to_the_serial_result(smoke_repros, tmp_path):
-    from tests.conftest import copy_with_smoke_profile, sh
+    from tests.conftest import copy_with_smoke_profile, dispatch_command, sh
 
     serial, (dispatched, output) = smoke_repros["first"][0], smoke_repros["second"]
     fresh = copy_with_smoke_profile(tmp_path / "study")
-    plan = json.loads(sh(*_driver("--dry-run"), cwd=fresh))
+    plan = json.loads(sh(*dispatch_command("--dry-run"), cwd=fresh))
     assert plan["stages"] == plan["stale_or_below"] == len(_lock_hashes(serial))
     assert max(len(wave) for wave in plan["waves"]) >= 3  # trainings side by side
     assert f"dispatch: {len(_lock_hashes(serial))} jobs done, 0 failed" in output, output
@@ -282,7 +276,7 @@ def test_slurm_runs_the_study_and_a_cancelled_job_is_run_again(smoke_run, tmp_pa
     import subprocess
     import time
 
-    from tests.conftest import ENV, copy_with_smoke_profile, sh
+    from tests.conftest import ENV, copy_with_smoke_profile, dispatch_command, sh
     from tests.slurm_cluster import missing, slurm_cluster
 
     if missing():  # .ci/run and the README's test command install them (slurm-wlm, munge)
@@ -294,7 +288,7 @@ def test_slurm_runs_the_study_and_a_cancelled_job_is_run_again(smoke_run, tmp_pa
         env = {**ENV, **cluster, "DOIT_STUDY_WARM": "1"}
         root = copy_with_smoke_profile(tmp_path / "study")
         driver = subprocess.Popen(
-            _driver("--executor", "slurm", "--jobs", "2", "--retries", "0"),
+            dispatch_command("--executor", "slurm", "--jobs", "2", "--retries", "0"),
             cwd=root,
             env=env,
             stdout=subprocess.PIPE,
@@ -306,7 +300,7 @@ def test_slurm_runs_the_study_and_a_cancelled_job_is_run_again(smoke_run, tmp_pa
         assert driver.returncode == 1 and f"FAILED {cancelled}" in output, output
         assert cancelled in sh("dvc", "status", cwd=root)  # DVC recorded nothing of it
         again = subprocess.run(
-            _driver("--executor", "slurm", "--jobs", "2"),
+            dispatch_command("--executor", "slurm", "--jobs", "2"),
             cwd=root,
             env=env,
             capture_output=True,

@@ -83,6 +83,11 @@ def upstream(graph: Mapping[str, set[str]], stage: str) -> set[str]:
     return seen
 
 
+def downstream(graph: Mapping[str, set[str]], stages: set[str]) -> set[str]:
+    """Every stage below one of `stages`."""
+    return {s for s in graph if upstream(graph, s) & stages}
+
+
 def ready(graph: Mapping[str, set[str]], changed: set[str], busy: set[str]) -> list[str]:
     """Stale stages that are not busy (running or failed) and have nothing stale or busy above
     them, in a fixed order."""
@@ -93,7 +98,7 @@ def ready(graph: Mapping[str, set[str]], changed: set[str], busy: set[str]) -> l
 def waves(graph: Mapping[str, set[str]], changed: set[str]) -> list[list[str]]:
     """The waves of a dispatch from here: every stale stage and every stage below one (its inputs
     will change), by depth among them."""
-    affected = {s for s in graph if s in changed or upstream(graph, s) & changed}
+    affected = {s for s in graph if s in changed} | downstream(graph, changed)
     depth: dict[str, int] = {}
     for stage in sorted(affected, key=lambda s: len(upstream(graph, s))):
         depth[stage] = 1 + max((depth[up] for up in graph[stage] if up in affected), default=-1)
@@ -171,21 +176,19 @@ class Launcher:
             shapes.setdefault(resources_for(stage, self.settings.resources), []).append(stage)
         submitted = []
         for shape, group in shapes.items():
-            if self.settings.executor == "local":
-                group = [s for s in group if self._take_gpus(s, shape.gpus)]
-            if not group:
-                continue
             if self.settings.executor == "slurm":
                 self.executor.update_parameters(**_slurm_parameters(shape, self.settings), name=JOB_NAME)
                 with self.executor.batch():  # one job array
                     jobs = [self.executor.submit(StageJob(str(self.root), stage)) for stage in group]
                 self.jobs |= dict(zip(group, jobs, strict=True))
-            for stage in group if self.settings.executor == "local" else []:  # each its own GPUs
-                gpus = tuple(self.gpus_of[stage])
-                self.executor.update_parameters(
-                    timeout_min=shape.time_min, gpus_per_node=len(gpus), visible_gpus=gpus
-                )
-                self.jobs[stage] = self.executor.submit(StageJob(str(self.root), stage))
+            else:  # one process per stage, each with its own GPUs
+                group = [s for s in group if self._take_gpus(s, shape.gpus)]
+                for stage in group:
+                    gpus = tuple(self.gpus_of[stage])
+                    self.executor.update_parameters(
+                        timeout_min=shape.time_min, gpus_per_node=len(gpus), visible_gpus=gpus
+                    )
+                    self.jobs[stage] = self.executor.submit(StageJob(str(self.root), stage))
             submitted += group
         return submitted
 
@@ -280,9 +283,9 @@ def dispatch(
         # what runs first, then what is stale: a job ending in between then shows as up to date
         others = running_elsewhere(root, settings) - set(launcher.jobs)
         running, failed = set(launcher.jobs) | others, set(outcome.failed)
-        locked = running | {s for s in graph if upstream(graph, s) & running}
+        locked = running | downstream(graph, running)
         changed = stale(root, set(graph) - locked if running else None)
-        below = {s for s in changed if upstream(graph, s) & failed}
+        below = changed & downstream(graph, failed)
         if not (changed - failed - below) and not running:
             outcome.left = sorted(below - failed)
             return outcome
@@ -306,13 +309,11 @@ def dispatch(
 
 def _wait(launcher: Launcher, poll: float) -> dict[str, tuple[bool, str]]:
     """Until one of the launcher's jobs ends; one poll interval when it has none (others' jobs)."""
-    while True:
-        ended = launcher.ended()
-        if ended or not launcher.jobs:
-            if not ended:
-                time.sleep(poll)
-            return ended
+    while not (ended := launcher.ended()):
         time.sleep(poll)
+        if not launcher.jobs:
+            break
+    return ended
 
 
 def dry_run(root: Path) -> dict:
