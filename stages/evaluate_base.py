@@ -13,7 +13,7 @@ from doit_study.config import load_group
 from doit_study.evaluation import read_scorable, scoring_config
 from doit_study.io import atomic_dir, write_json
 from doit_study.modeling import load_causal_lm, load_tokenizer, parameter_count, placed_for_inference
-from doit_study.results import overall
+from doit_study.results import overall, split_metrics
 from doit_study.scorecard import (
     budget_metrics,
     read_benchmarks,
@@ -42,9 +42,8 @@ def main(argv: list[str] | None = None) -> None:
         model, tokenizer, test, questions, config, params.shots, params.benchmark_batch, f"base {args.size}"
     )
     metrics = {"overall": overall(results.summary), "parameters": parameter_count(model)}
-    for name, entry in results.summary.items():
-        metrics |= {f"test.{name}.{key}": entry[key] for key in ("acc", "unparsed", "random", "loss")}
-    metrics |= {f"benchmark.{key}.acc": value for key, value in results.benchmark_scores.items()}
+    metrics |= split_metrics("test", results.summary)
+    metrics |= {f"benchmark.{key}": value for key, value in results.benchmark_scores.items()}
     metrics |= budget_metrics(results.budgets)
     with atomic_dir(args.predictions) as tmp:
         write_test_predictions(Path(tmp), results)

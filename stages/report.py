@@ -8,10 +8,11 @@ from pathlib import Path
 
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
+from doit_study.findings import budget_limits, run_limits
 from doit_study.io import DataError, atomic_file, read_json, sha256_file, write_json
 from doit_study.mixes import DERIVED, mix_table
-from doit_study.report import budget_limits, render_html, report_markdown, run_limits
-from doit_study.study_table import read_csv
+from doit_study.report import ReportInputs, render_html, report_markdown
+from doit_study.study_table import read_frame, read_study
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,46 +28,54 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--table", required=True, help="metrics/mixes.json (the Table 3 analogue)")
     parser.add_argument("--report", required=True, help="metrics/report.md (report.html beside it)")
     args = parser.parse_args(argv)
-    pool = load_group(args.params, "analysis").pool
+    analysis = load_group(args.params, "analysis")
     mixes = load_group(args.params, "mixes")
     settings = load_group(args.params, "train").settings
-    baseline = [n for n, s in sorted(settings.items()) if (s.size, s.subset) == (mixes.size, mixes.baseline)]
+    point = (mixes.size, mixes.baseline, mixes.seed)  # the Baseline trained like the mixes
+    baseline = [n for n, s in sorted(settings.items()) if (s.size, s.subset, s.seed) == point]
     if not baseline:
         raise DataError(args.params, f"no setting trains {mixes.baseline} at {mixes.size}", None, "mixes")
 
-    analysis = Path(args.analysis)
-    sensitivity = read_json(analysis / "sensitivity.json")
-    feature = read_json(analysis / "features.json")
-    regressions = read_json(analysis / "regression.json")
+    results = Path(args.analysis)
+    sensitivity = read_json(results / "sensitivity.json")
     derivation = read_json(Path(args.mixes) / "derivation.json")
     mix_metrics = {name: read_json(Path(args.mix_metrics) / f"{name}.json") for name in DERIVED}
     table = mix_table(read_json(Path(args.settings) / f"{baseline[0]}.json"), mix_metrics)
     table["baseline"]["setting"] = baseline[0]
     write_json(args.table, table)
 
-    rows = [r for r in read_csv(args.study) if r["split"] == "test"]
-    grid = [r for r in rows if r["kind"] == "uniform" and r["pool"] == pool]
-    single = {r["setting"] for r in rows if r["kind"] == "single_ability"}
+    study = read_study(args.study)
+    test = study[study["split"] == "test"]
+    grid = test[(test["kind"] == "uniform") & (test["pool"] == analysis.pool)]
     manifest = read_json(Path(args.raw_manifest))
+    sizes = ", ".join(
+        f"{s} ({p})" for s, p in sorted(set(zip(test["size"], test["parameters"], strict=True)))
+    )
     provenance = {
         "data source": f"{manifest['source']} (raw manifest sha256 {sha256_file(args.raw_manifest)[:16]}…)",
-        "settings": f"{len({r['setting'] for r in rows})} ({len({r['setting'] for r in grid})} on the "
-        f"{pool} grid, {len(single)} single-ability), and the {len(DERIVED)} derived mixes at {mixes.size}",
-        "model sizes (parameters)": ", ".join(sorted({f"{r['size']} ({r['parameters']})" for r in rows})),
+        "settings": f"{test['setting'].nunique()} ({grid['setting'].nunique()} on the {analysis.pool} grid, "
+        f"{test.loc[test['kind'] == 'single_ability', 'setting'].nunique()} single-ability), and the "
+        f"{len(DERIVED)} derived mixes at {mixes.size}",
+        "model sizes (parameters)": sizes,
         "study table sha256": sha256_file(args.study)[:16] + "…",
         "trace any checkpoint": "`python -m doit_study lineage models/sft/<setting>/epoch-NN`",
     }
-    sizes_in_grid = len({r["parameters"] for r in grid})
-    volumes_in_grid = len({r["data_volume"] for r in grid})
-    evaluated = {
-        s: read_json(Path(args.settings) / f"{s}.json") for s in sorted({r["setting"] for r in rows})
-    }
-    limits = run_limits(sensitivity, regressions, sizes_in_grid, volumes_in_grid) + budget_limits(evaluated)
-    figures = sorted(p.name for p in Path(args.figures).glob("*.png"))
-    overall_rows = read_csv(Path(args.plots) / "overall.csv")
-    markdown = report_markdown(
-        provenance, overall_rows, sensitivity, feature, regressions, figures, limits, derivation, table
+    seeds = grid.groupby(["parameters", "data_volume"])["setting"].nunique().tolist() if len(grid) else []
+    evaluated = {s: read_json(Path(args.settings) / f"{s}.json") for s in sorted(test["setting"].unique())}
+    limits = run_limits(sensitivity, grid["parameters"].nunique(), grid["data_volume"].nunique(), seeds)
+    inputs = ReportInputs(
+        provenance=provenance,
+        overall=read_frame(Path(args.plots) / "overall.csv"),
+        sensitivity=sensitivity,
+        features=read_json(results / "features.json"),
+        regressions=read_json(results / "regression.json"),
+        figures=sorted(p.name for p in Path(args.figures).glob("*.png")),
+        limits=limits + budget_limits(evaluated),
+        derivation=derivation,
+        mix_table=table,
+        level=f"{analysis.bootstrap.level:.0%} ",
     )
+    markdown = report_markdown(inputs)
     report = Path(args.report)
     with atomic_file(report) as tmp:
         tmp.write_text(markdown, encoding="utf-8")

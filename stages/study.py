@@ -8,7 +8,7 @@ from pathlib import Path
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
 from doit_study.io import atomic_dir, read_json
-from doit_study.study_table import build_tables, write_tables
+from doit_study.study_table import plot_tables, study_frame, write_tables
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,10 +24,11 @@ def main(argv: list[str] | None = None) -> None:
     hint = "missing: run the evaluate stage of this setting"
     metrics = {name: read_json(Path(args.metrics) / f"{name}.json", hint) for name in settings}
     epochs = {name: read_json(Path(args.predictions) / name / "epochs.json", hint) for name in settings}
-    tables = build_tables(settings, index, metrics, epochs)
+    study = study_frame(settings, index, metrics)
+    tables = plot_tables(study, {name: m["overall"] for name, m in metrics.items()}, epochs)
     with atomic_dir(args.plots) as plots:
-        write_tables(tables, Path(args.study), Path(plots))
-    print(f"study: {len(tables['study'])} rows in {args.study}, plots in {args.plots}")
+        write_tables(study, tables, Path(args.study), Path(plots))
+    print(f"study: {len(study)} rows in {args.study}, plots in {args.plots}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--setting", required=True)
     parser.add_argument("--stage", help="the DVC stage, for MLflow's tags (default: train@<setting>)")
     parser.add_argument("--size", required=True, help="the model size (a key of foundation.sizes)")
+    parser.add_argument("--seed", required=True, type=int, help="the training seed (the setting's seed)")
     parser.add_argument("--subset", required=True, help="data/subsets/<name>.jsonl or data/mixes/<mix>.jsonl")
     parser.add_argument("--base", required=True, help="models/base/<size>")
     parser.add_argument("--raw-manifest", required=True, help="data/raw/manifest.json")
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as error:
         raise DataError(base, f"the tokenizer cannot encode the data: {error}") from None
 
-    config = config_from(params.optim, params.seed)
+    config = config_from(params.optim, args.seed)
     subset_sha, base_sha = sha256_file(subset), folder_hash(base)
     resolved = {
         **asdict(config),

@@ -43,6 +43,16 @@ def tiny_llama(tokenizer, seed: int = 0):
     return new_tiny_llama(TINY, tokenizer, seed=seed)
 
 
+# a four-option question whose gold is B
+FOUR = "细胞中储存遗传信息的是：\nA. 核糖体\nB. DNA\nC. 线粒体\nD. 高尔基体\n请选出正确的一项。"
+
+
+@pytest.fixture(scope="module")
+def tiny(tokenizer):
+    """A tiny random Llama in eval mode and its tokenizer."""
+    return tiny_llama(tokenizer, seed=0).eval(), tokenizer
+
+
 def make(
     prompt: str,
     gold: str,

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from doit_study.analysis import (
@@ -43,15 +44,36 @@ def test_curves_average_over_the_other_factor():
 
 
 def test_bootstrap_interval_contains_the_point_estimate_and_is_seeded():
-    correct = {
-        (1, 10): [True] * 20 + [False] * 80,
-        (4, 10): [True] * 40 + [False] * 60,
-        (16, 10): [True] * 60 + [False] * 40,
+    correct = {  # one seed per point
+        (1, 10): [[True] * 20 + [False] * 80],
+        (4, 10): [[True] * 40 + [False] * 60],
+        (16, 10): [[True] * 60 + [False] * 40],
     }
     first = bootstrap_alpha(correct, axis=0, replicates=200, seed=1)
     point = fit_log_linear([1, 4, 16], [0.2, 0.4, 0.6])["alpha"]
     assert first["low"] < point < first["high"]
     assert first == bootstrap_alpha(correct, axis=0, replicates=200, seed=1)
+
+
+def test_seed_noise_widens_the_interval_around_a_known_slope():
+    """Scores 0.1 * log(N) + seed noise (SD 0.05) on items that all agree: resampling items alone
+    sees no spread, resampling seeds too gives an interval around the true slope."""
+    rng = np.random.default_rng(0)
+    sizes, true_alpha, n_items = [1, 4, 16, 64], 0.1, 50
+
+    def runs(seeds):
+        return {
+            (n, 10): [
+                np.full(n_items, 0.2 + true_alpha * math.log(n) + rng.normal(0, 0.05)) for _ in range(seeds)
+            ]
+            for n in sizes
+        }
+
+    one = bootstrap_alpha(runs(1), axis=0, replicates=400, seed=0)
+    assert one["high"] - one["low"] < 1e-9  # identical items: item resampling cannot see seed noise
+    many = bootstrap_alpha(runs(8), axis=0, replicates=400, seed=0)
+    assert many["low"] < true_alpha < many["high"]
+    assert 0.002 < many["high"] - many["low"] < 0.05  # the spread of slopes from 8 seeds of SD 0.05
 
 
 ABILITIES = ["a", "b", "c"]
@@ -85,6 +107,18 @@ def test_regression_and_leave_one_out_on_a_known_line():
     assert fit["pearson_r"] == pytest.approx(1) and fit["loo_rmse"] == pytest.approx(0, abs=1e-9)
     noisy = regression(xs, [1.0, 3.5, 4.5, 7.5, 8.5])
     assert 0 < noisy["p_value"] < 0.05 and noisy["loo_rmse"] > 0
+    # leave-one-out by hand: each point predicted by the line through the other four
+    from scipy import stats
+
+    ys = [1.0, 3.5, 4.5, 7.5, 8.5]
+    errors = []
+    for k in range(5):
+        rest = stats.linregress(
+            [x for m, x in enumerate(xs) if m != k], [y for m, y in enumerate(ys) if m != k]
+        )
+        errors.append(ys[k] - (rest.intercept + rest.slope * xs[k]))
+    assert noisy["loo_rmse"] == pytest.approx(math.sqrt(sum(e * e for e in errors) / 5))
+    assert noisy["p_value"] == pytest.approx(stats.linregress(xs, ys).pvalue)
 
 
 def test_normalise_and_classify():
@@ -96,51 +130,3 @@ def test_normalise_and_classify():
     assert classify(0.7, 0.65, thresholds) == "responsive"
     assert classify(0.1, 0.25, thresholds) == "resistant"
     assert classify(None, 0.1, thresholds) == "undefined"
-
-
-def test_report_states_undefined_values_and_renders_html(tmp_path):
-    from doit_study.analysis import feature_regressions, features, sensitivities
-    from doit_study.figures import draw_figures
-    from doit_study.report import render_html, report_markdown
-
-    rows = [
-        {
-            "setting": f"{size}-n{n}",
-            "ability": "math",
-            "parameters": p,
-            "data_volume": 10 * n,
-            "acc": acc,
-            "random": 0,
-        }
-        for size, p in (("s", 100), ("l", 400))
-        for n, acc in ((1, 0.1), (4, 0.3 if size == "l" else 0.1))
-    ]
-    correct = {
-        r["setting"]: {"math": [True] * int(r["acc"] * 10) + [False] * (10 - int(r["acc"] * 10))}
-        for r in rows
-    }
-    sensitivity = sensitivities(rows, correct, replicates=20, seed=0, level=0.9)
-    assert sensitivity["math"]["param"]["alpha"] > 0 and sensitivity["math"]["param"]["stderr"] is None
-    feature = features(
-        ["math", "code"], {"math": {"math": 0.2}}, {"math": 2.0}, {"math": 0.0}, {"w1": 1, "w2": 1, "w": 1}
-    )
-    assert feature["complexity"] == {"defined": False, "reason": "fewer than two single-ability runs"}
-    assert feature["missing"] == {"code": "no single-ability run of this ability"}
-    regressions = feature_regressions(sensitivity, feature)
-    assert regressions["complexity_vs_param"] == {"defined": False, "reason": "complexity is undefined"}
-    overall = [{"series": "s curated", "data_volume": 10, "overall": 0.1}]
-    names = draw_figures(
-        tmp_path,
-        overall,
-        {"math": overall and [{"series": "s", "data_volume": 10, "acc": 0.1}]},
-        sensitivity,
-        feature,
-        regressions,
-    )
-    assert all((tmp_path / name).stat().st_size > 0 for name in names)
-    text = report_markdown(
-        {"data source": "test"}, overall, sensitivity, feature, regressions, names, ["a limit"]
-    )
-    assert "Complexity and Transference undefined: fewer than two single-ability runs" in text
-    assert "undefined: complexity is undefined" in text
-    assert "<table>" in render_html(text) and "a limit" in render_html(text)

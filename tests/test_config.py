@@ -84,11 +84,26 @@ def test_lora_with_fsdp_sharding_is_rejected(tmp_path: Path):
     assert error.value.line == line
 
 
+def test_two_settings_of_the_same_seed_and_a_baseline_without_its_seed_are_refused(tmp_path: Path):
+    smoke = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "params.yaml"
+    bad.write_text(
+        smoke.replace("{size: s, subset: curated-n4, seed: 1}", "{size: s, subset: curated-n4, seed: 0}")
+    )
+    with pytest.raises(DataError, match="the same size, subset and seed as s-curated-n4"):
+        load_group(bad, "train")
+    bad.write_text(
+        smoke.replace("  seed: 0                 # the mixes", "  seed: 7                 # the mixes")
+    )
+    with pytest.raises(DataError, match=r"with seed 7 \(mixes.seed\)"):
+        load_group(bad, "mixes")
+
+
 def test_a_setting_on_a_subset_expand_never_writes_stops_the_first_stage(tmp_path: Path):
     smoke = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8")
     text = smoke.replace(
-        "s-only-math-n16: {size: s, subset: only-math-n16}",
-        "s-only-math-n16: {size: s, subset: only-math-n64}",
+        "s-only-math-n16: {size: s, subset: only-math-n16, seed: 0}",
+        "s-only-math-n16: {size: s, subset: only-math-n64, seed: 0}",
     )
     bad = tmp_path / "params.yaml"
     bad.write_text(text, encoding="utf-8")

@@ -41,7 +41,7 @@ def setup(tmp_path_factory, tokenizer):
     params["train"] |= {
         "max_length": 64,
         # the name of a subset expand writes (the stage is given subset.jsonl), at the mixes' size
-        "settings": {"ddp": {"size": "s", "subset": "curated-n4"}},
+        "settings": {"ddp": {"size": "s", "subset": "curated-n4", "seed": 0}},
         # three micro-batches per global batch: one of two processes has an empty slot every step
         "optim": {"epochs": 2, "peak_lr": 3e-3, "end_lr": 3e-4, "global_batch": 6, "micro_batch": 2},
     }
@@ -63,6 +63,8 @@ def _train(root: Path, out: str, launcher: list[str], params: str = "params.yaml
         "ddp",
         "--size",
         "s",
+        "--seed",
+        "0",
         "--subset",
         "subset.jsonl",
         "--base",

@@ -19,9 +19,8 @@ from doit_study.evaluation import (
 )
 from doit_study.io import DataError, sha256_file
 from doit_study.schema import AnswerKind
-from tests.conftest import make, smoke_group, tiny_llama
+from tests.conftest import FOUR, make, smoke_group
 
-FOUR = "细胞中储存遗传信息的是：\nA. 核糖体\nB. DNA\nC. 线粒体\nD. 高尔基体\n请选出正确的一项。"
 BUDGETS = {"letter": 4, "multi_letter": 4, "true_false": 4, "fill": 4, "math": 8}
 
 
@@ -70,11 +69,6 @@ def test_bad_items_are_named():
         check_scorable(make(FOUR, "B", kind=None, id="x2"), "valid/biology.jsonl")
     with pytest.raises(DataError, match="x3: the gold answer does not parse as letter"):
         check_scorable(make(FOUR, "细胞核", id="x3"), "valid/biology.jsonl")
-
-
-@pytest.fixture(scope="module")
-def tiny(tokenizer):
-    return tiny_llama(tokenizer, seed=0).eval(), tokenizer
 
 
 def test_score_items_never_raises_on_unparsable_output_and_counts_it(tiny):

@@ -121,6 +121,8 @@ def _args(params, subset, base, out):
         "s-curated-n1",
         "--size",
         "s",
+        "--seed",
+        "0",
         "--subset",
         str(subset),
         "--base",

@@ -9,7 +9,12 @@ VOLUMES = {40.0: 4, 160.0: 16, 640.0: 64}  # data volume of curated-n<k> -> k
 
 
 def _entry(label: str, accs: list[float], chance: float = 0.0) -> dict:
-    return {"class": label, "random": chance, "data": {"curve": {"x": list(VOLUMES), "acc": accs}}}
+    block = {
+        "random": chance,
+        "data": {"curve": {"x": list(VOLUMES), "score": accs}},
+        "noise": {"seeds": 0.01},
+    }
+    return {"score": "acc", "class": label, "acc": block}
 
 
 def _sensitivity() -> dict:
@@ -42,6 +47,7 @@ def test_a_falling_or_flat_curve_is_no_plateau_but_resistant():
     sensitivity["reasoning"] = _entry("data-biased", [0.40, 0.41, 0.39], chance=0.25)  # flat above it
     rules = ability_rules(sensitivity, VOLUMES, floor=4, tolerance=0.02)
     assert rules["history"] == {
+        "score": "acc",
         "class": "resistant",
         "analysis_class": "parameter-biased",
         "rule": "floor",
@@ -60,7 +66,13 @@ def test_an_unclassified_ability_is_scaled_and_says_why():
     sensitivity["math"]["class"] = "undefined"
     del sensitivity["code"]
     rules = ability_rules(sensitivity, VOLUMES, floor=4, tolerance=0.02)
-    assert rules["math"] == {"class": "undefined", "rule": "scale", "n": None, "reason": "not classified"}
+    assert rules["math"] == {
+        "score": "acc",
+        "class": "undefined",
+        "rule": "scale",
+        "n": None,
+        "reason": "not classified",
+    }
     assert rules["code"]["rule"] == "scale" and rules["code"]["class"] == "undefined"
 
 
@@ -110,3 +122,16 @@ def test_mix_table_reports_each_change_over_the_baseline():
     assert table["reconstruct"]["benchmark.heldout.0shot.acc.change"] == pytest.approx(-0.02)
     with pytest.raises(KeyError, match="maximum has no overall"):
         mix_table(baseline, {"maximum": {"train_examples": 9}})
+
+
+def test_a_continuous_curve_is_read_with_its_seed_noise_and_no_chance_level():
+    sensitivity = _sensitivity()
+    # nats per byte: no guessing rate; rising by more than its seed noise (0.05) until 16, then flat
+    block = {"random": None, "data": {"curve": {"x": list(VOLUMES), "score": [-3.0, -2.5, -2.48]}}}
+    sensitivity["math"] = {"score": "continuous", "class": "data-biased", "continuous": block}
+    block["noise"] = {"seeds": 0.05}
+    rule = ability_rules(sensitivity, VOLUMES, floor=4, tolerance=0.02)["math"]
+    assert rule["score"] == "continuous" and rule["rule"] == "cap" and rule["n"] == 16
+    block["noise"] = {"seeds": 0.6}  # the whole rise is within noise
+    rule = ability_rules(sensitivity, VOLUMES, floor=4, tolerance=0.02)["math"]
+    assert rule["rule"] == "floor" and "does not rise" in rule["reason"]

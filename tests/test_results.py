@@ -65,11 +65,21 @@ def test_overall_is_the_mean_over_in_domain_and_out_of_domain_sets():
 def test_setting_metrics_are_flat_and_complete():
     test = _summary([*ABILITIES, "ood_x"], lambda name: 0.5)
     valid = _summary(ABILITIES, lambda name: 0.2 if name == "math" else 0.4)
-    metrics = setting_metrics(3, valid, test, {"heldout.0shot": 0.3}, parameters=1000, examples=640)
+    metrics = setting_metrics(
+        3,
+        valid,
+        test,
+        {"heldout.0shot.acc": 0.3, "heldout.0shot.continuous": 0.27},
+        parameters=1000,
+        examples=640,
+    )
     assert metrics["best_epoch"] == 3 and metrics["overall"] == pytest.approx(0.5)
     assert metrics["valid.score"] == pytest.approx((9 * 0.4 + 0.2) / 10)
     assert metrics["test.ood_x.acc"] == 0.5 and metrics["test.math.random"] == 0.25
-    assert metrics["benchmark.heldout.0shot.acc"] == 0.3
+    assert (
+        metrics["benchmark.heldout.0shot.acc"] == 0.3
+        and metrics["benchmark.heldout.0shot.continuous"] == 0.27
+    )
     assert all(isinstance(value, int | float) for value in metrics.values())
     assert list(metrics) == sorted(metrics)
 
@@ -80,7 +90,8 @@ def test_study_rows_carry_the_factors_of_the_setting():
     assert factors == {"pool": "curated", "n_per_ability": 16, "data_volume": 160, "kind": "uniform"}
     test = _summary(["math", "ood_x"], lambda name: 0.1)
     metrics = setting_metrics(2, _summary(["math"], lambda n: 0.2), test, {}, 99, 160)
-    rows = study_rows("m-curated-n16", "m", factors, metrics)
+    rows = study_rows("m-curated-n16-seed1", {"size": "m", "seed": 1}, factors, metrics)
     pairs = {(r["split"], r["ability"]) for r in rows}
     assert pairs == {("valid", "math"), ("test", "math"), ("test", "ood_x")}
     assert all(r["parameters"] == 99 and r["best_epoch"] == 2 and r["data_volume"] == 160 for r in rows)
+    assert all(r["seed"] == 1 and r["size"] == "m" for r in rows)

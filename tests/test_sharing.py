@@ -147,7 +147,7 @@ def test_a_branch_with_another_setting_diffs_against_main(published, tmp_path):
     clone = _clone(root, tmp_path / "clone")
     sh("git", "checkout", "-q", "-b", "more-data", cwd=clone)
     params = yaml.safe_load((clone / "params.yaml").read_text(encoding="utf-8"))
-    params["train"]["settings"]["s-curated-n16"] = {"size": "s", "subset": "curated-n16"}
+    params["train"]["settings"]["s-curated-n16"] = {"size": "s", "subset": "curated-n16", "seed": 0}
     (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     output = sh("dvc", "repro", cwd=clone)
     assert (

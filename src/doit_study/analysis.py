@@ -62,29 +62,36 @@ def averaged_curve(scores: Mapping[tuple[float, float], float], axis: int) -> tu
 
 
 def bootstrap_alpha(
-    correct: Mapping[tuple[float, float], Sequence[bool]],
+    runs: Mapping[tuple[float, float], Sequence[Sequence[float]]],
     axis: int,
     replicates: int,
     seed: int,
     level: float = 0.95,
 ) -> dict:
-    """Percentile interval of alpha from resampling test items. The same resampled items are used
-    for every setting of a replicate (all settings answer the same test set)."""
-    lengths = {len(v) for v in correct.values()}
+    """Percentile interval of alpha from resampling test items and seeds together. `runs[key]` holds
+    one per-item score list per seed of that point. A replicate draws one set of items for every
+    setting (all answer the same test set: items are paired) and, per point, its seeds with
+    replacement (the seeds of different points are independent trainings)."""
+    arrays = {key: np.asarray(value, dtype=float) for key, value in runs.items()}
+    lengths = {a.shape[1] for a in arrays.values()}
     if len(lengths) != 1:
         return undefined("settings were scored on different numbers of items")
     n = lengths.pop()
     if n == 0:
         return undefined("no test items")
-    keys = sorted(correct)
+    keys = sorted(arrays)
     xs = sorted({key[axis] for key in keys})
     check = fit_log_linear(xs, list(range(len(xs))))
     if not check["defined"]:
         return undefined(check["reason"])
     rng = random.Random(seed)
     index = np.asarray([[rng.randrange(n) for _ in range(n)] for _ in range(replicates)])
-    # every replicate at once: resampled score of each setting, averaged along the other factor
-    scores = {key: np.asarray(correct[key], dtype=float)[index].mean(axis=1) for key in keys}
+    seeds = np.random.default_rng(seed)
+    scores = {}
+    for key in keys:  # every replicate at once: per seed its resampled items' mean, then seeds drawn
+        per_seed = arrays[key][:, index].mean(axis=2)  # (seeds, replicates)
+        drawn = seeds.integers(per_seed.shape[0], size=(replicates, per_seed.shape[0]))
+        scores[key] = per_seed[drawn, np.arange(replicates)[:, None]].mean(axis=1)
     ys = np.stack([np.mean([scores[k] for k in keys if k[axis] == x], axis=0) for x in xs], axis=1)
     logs = np.log(xs) - np.log(xs).mean()
     alphas = (ys - ys.mean(axis=1, keepdims=True)) @ logs / (logs @ logs)  # least-squares slopes
@@ -126,31 +133,31 @@ def transference(
 
 
 def regression(xs: Sequence[float], ys: Sequence[float]) -> dict:
-    """Ordinary least squares of y on x: slope, intercept, Pearson r, R^2, p-value and the
-    leave-one-out root-mean-square prediction error."""
+    """Ordinary least squares of y on x (scikit-learn): slope, intercept, Pearson r, R^2, the
+    p-value of r (scipy) and the leave-one-out root-mean-square prediction error."""
     from scipy import stats
+    from sklearn.linear_model import LinearRegression
+    from sklearn.model_selection import LeaveOneOut, cross_val_predict
 
+    xs, ys = list(xs), list(ys)
     if len(xs) < 3:
         return undefined(f"{len(xs)} points: a line through fewer than three points cannot be tested")
     if len(set(xs)) < 2 or len(set(ys)) < 2:
         return undefined("constant values: no correlation is defined")
-    fit = stats.linregress(xs, ys)
-    errors = []
-    for k in range(len(xs)):
-        rest_x = [x for m, x in enumerate(xs) if m != k]
-        rest_y = [y for m, y in enumerate(ys) if m != k]
-        if len(set(rest_x)) < 2:
-            return undefined("leave-one-out leaves a constant predictor")
-        loo = stats.linregress(rest_x, rest_y)
-        errors.append(ys[k] - (loo.intercept + loo.slope * xs[k]))
+    if any(len(set(xs[:k] + xs[k + 1 :])) < 2 for k in range(len(xs))):
+        return undefined("leave-one-out leaves a constant predictor")
+    features, target = np.asarray(xs, dtype=float).reshape(-1, 1), np.asarray(ys, dtype=float)
+    fit = LinearRegression().fit(features, target)
+    left_out = cross_val_predict(LinearRegression(), features, target, cv=LeaveOneOut())
+    r, p_value = stats.pearsonr(features[:, 0], target)
     return {
         "defined": True,
-        "slope": float(fit.slope),
-        "intercept": float(fit.intercept),
-        "pearson_r": float(fit.rvalue),
-        "r2": float(fit.rvalue**2),
-        "p_value": float(fit.pvalue),
-        "loo_rmse": float(math.sqrt(math.fsum(e * e for e in errors) / len(errors))),
+        "slope": float(fit.coef_[0]),
+        "intercept": float(fit.intercept_),
+        "pearson_r": float(r),
+        "r2": float(r**2),
+        "p_value": float(p_value),
+        "loo_rmse": float(np.sqrt(np.mean((target - left_out) ** 2))),
         "points": len(xs),
     }
 
@@ -167,50 +174,6 @@ def classify(param: float | None, data: float | None, thresholds: Mapping[str, f
     if abs(param - data) <= thresholds["balance"]:
         return "responsive"
     return "parameter-biased" if param > data else "data-biased"
-
-
-def classify_all(sensitivity: Mapping[str, dict], thresholds: Mapping[str, float]) -> dict[str, str]:
-    """Every set's class from its normalised sensitivities."""
-    return {
-        name: classify(entry["param"].get("normalised"), entry["data"].get("normalised"), thresholds)
-        for name, entry in sorted(sensitivity.items())
-    }
-
-
-def sensitivities(
-    rows: Sequence[Mapping],
-    correct: Mapping[str, Mapping[str, Sequence[bool]]],
-    replicates: int,
-    seed: int,
-    level: float,
-) -> dict[str, dict]:
-    """Per ability (and out-of-domain set): the sensitivity to model size (N = parameters, scores
-    averaged over data volumes) and to data volume (D = items, averaged over sizes), each with a
-    bootstrap interval. `rows` are test rows of the study table for one pool's uniform subsets;
-    `correct[setting][ability]` the per-item results behind each row."""
-    by_ability: dict[str, dict[tuple[float, float], float]] = {}
-    items: dict[str, dict[tuple[float, float], Sequence[bool]]] = {}
-    chance: dict[str, float] = {}
-    for row in rows:
-        key = (float(row["parameters"]), float(row["data_volume"]))
-        by_ability.setdefault(row["ability"], {})[key] = float(row["acc"])
-        items.setdefault(row["ability"], {})[key] = correct[row["setting"]][row["ability"]]
-        chance[row["ability"]] = float(row["random"])
-    result = {}
-    for ability in sorted(by_ability):
-        entry: dict = {"random": chance[ability]}
-        for axis, name in ((0, "param"), (1, "data")):
-            xs, ys = averaged_curve(by_ability[ability], axis)
-            fit = fit_log_linear(xs, ys)
-            if fit["defined"]:
-                fit["interval"] = bootstrap_alpha(items[ability], axis, replicates, seed, level)
-            entry[name] = fit | {"curve": {"x": xs, "acc": ys}}
-        result[ability] = entry
-    for name in ("param", "data"):
-        alphas = {a: e[name]["alpha"] if e[name]["defined"] else None for a, e in result.items()}
-        for ability, value in normalise(alphas).items():
-            result[ability][name]["normalised"] = value
-    return result
 
 
 def features(
@@ -239,7 +202,9 @@ def features(
 
 
 def feature_regressions(sensitivity: Mapping[str, dict], feature: Mapping) -> dict:
-    """Complexity against parameter sensitivity and Transference against data sensitivity (Figure 7)."""
+    """Complexity against the normalised parameter sensitivity and Transference against the
+    normalised data sensitivity (Figure 7). `sensitivity[set]` holds one score's `param` and `data`
+    fits; min-max normalising leaves r and p as they are on the raw sensitivities."""
     result = {}
     for name, feature_key, axis in (
         ("complexity_vs_param", "complexity", "param"),
@@ -249,7 +214,9 @@ def feature_regressions(sensitivity: Mapping[str, dict], feature: Mapping) -> di
         if values.get("defined") is False:
             result[name] = undefined(f"{feature_key} is undefined")
             continue
-        used = [a for a in sorted(values) if a in sensitivity and sensitivity[a][axis]["defined"]]
-        fit = regression([values[a] for a in used], [sensitivity[a][axis]["alpha"] for a in used])
+        used = [
+            a for a in sorted(values) if sensitivity.get(a, {}).get(axis, {}).get("normalised") is not None
+        ]
+        fit = regression([values[a] for a in used], [sensitivity[a][axis]["normalised"] for a in used])
         result[name] = fit | {"abilities": used}
     return result

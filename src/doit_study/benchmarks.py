@@ -20,6 +20,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from doit_study.chat import chat_ids, encode_prompt
+from doit_study.continuous import option_probability
 from doit_study.io import DataError, first_validation_error, read_json_lines
 from doit_study.options import options_block, pick_distinct, shuffled_options
 from doit_study.schema import Message
@@ -252,7 +253,8 @@ def score_benchmark(
     progress: Callable[[int], None] | None = None,
 ) -> list[dict]:
     """Per test question: the letter with the highest next-token log-probability after the chat
-    prompt (k exemplars from the subject's dev split), and whether it is the answer."""
+    prompt (k exemplars from the subject's dev split), whether it is the answer, and the answer's
+    probability among the four letters (its continuous score; chance 0.25)."""
     pad = chat_ids(tokenizer).pad
     letter_ids = [tokenizer.encode(letter, add_special_tokens=False)[0] for letter in LETTERS]
     if len(set(letter_ids)) != len(LETTERS):
@@ -270,6 +272,7 @@ def score_benchmark(
     results = []
     for question, scores in zip(scored, logprobs, strict=True):
         chosen = LETTERS[max(range(len(LETTERS)), key=lambda k: scores[k])]
+        gold_probability = option_probability(dict(zip(LETTERS, scores, strict=True)), question.answer)
         results.append(
             {
                 "id": question.id,
@@ -278,6 +281,7 @@ def score_benchmark(
                 "answer": question.answer,
                 "chosen": chosen,
                 "correct": chosen == question.answer,
+                "continuous": gold_probability,
             }
         )
     return results

@@ -184,6 +184,9 @@ class FoundationParams(_Strict):
 class SettingSpec(_Strict):
     size: str  # a key of foundation.sizes
     subset: str  # a subset name written by expand (data/subsets/<subset>.jsonl)
+    # the training seed (initialisation of adapters, batch order): settings that differ only in it
+    # are replicates of one point, and the analysis measures the noise between them
+    seed: int
 
 
 class LoraParams(_Strict):
@@ -196,9 +199,8 @@ class LoraParams(_Strict):
 
 
 class TrainParams(_Strict):
-    """Group `train`: supervised fine-tuning, one DVC stage per setting."""
+    """Group `train`: supervised fine-tuning, one DVC stage per setting (and seed)."""
 
-    seed: int
     max_length: int = Field(ge=16)  # tokens; longer dialogues are trimmed (the paper: 2048)
     optim: OptimParams
     lora: LoraParams | None  # null: full fine-tuning, as in the paper
@@ -333,6 +335,7 @@ class MixesParams(_Strict):
     """Group `mixes`: Reconstruct and Maximum derived from the analysis (the paper's Section 5.2)."""
 
     size: str  # the model size the mixes are trained at (the paper: 7b, its smallest)
+    seed: int  # their training seed; the Baseline is the setting of this seed
     baseline: str  # the Baseline subset; the setting <size> x <baseline> is what the mixes are compared to
     floor: int = Field(ge=1)  # items per resistant ability (the paper: 64)
     plateau_tolerance: float = Field(ge=0)  # a curve has flattened once within this of its best
@@ -397,11 +400,17 @@ class Params(_Strict):
         for name, spec in self.train.settings.items():
             if spec.subset not in planned:
                 raise ValueError(f"train.settings.{name}.subset: expand writes no subset {spec.subset!r}")
-        baseline = SettingSpec(size=self.mixes.size, subset=self.mixes.baseline)
+        baseline = SettingSpec(size=self.mixes.size, subset=self.mixes.baseline, seed=self.mixes.seed)
         if baseline not in self.train.settings.values():
             raise ValueError(
                 f"mixes.baseline: no setting in train.settings trains {baseline.subset} at {baseline.size}"
+                f" with seed {baseline.seed} (mixes.seed)"
             )
+        points: dict[tuple[str, str, int], str] = {}
+        for name, spec in self.train.settings.items():
+            other = points.setdefault((spec.size, spec.subset, spec.seed), name)
+            if other != name:
+                raise ValueError(f"train.settings.{name}: the same size, subset and seed as {other}")
         return self
 
 

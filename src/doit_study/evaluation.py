@@ -17,7 +17,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from doit_study.answers import (
@@ -32,6 +32,13 @@ from doit_study.answers import (
     parse_true_false,
 )
 from doit_study.chat import chat_ids, encode_prompt
+from doit_study.continuous import (
+    chance,
+    distractor_margin,
+    nll_per_byte,
+    option_probability,
+    summarise_continuous,
+)
 from doit_study.io import DataError, read_items
 from doit_study.schema import AnswerKind, Item
 from doit_study.scoring import continuation_nll, generate_greedy
@@ -64,6 +71,9 @@ class Prediction:
     ppl: tuple[float, ...] | None = None  # distractors: gold first
     parsed_from: str | None = None  # letters and true/false: "text" or "logits"
     option_logprobs: dict[str, float] | None = None  # letters and true/false: first-token scores
+    gold_nll: float | None = None  # the gold answer's mean negative log-likelihood per token
+    continuous: float | None = None  # the continuous score of the gold (doit_study.continuous)
+    family: str | None = None  # which continuous score: option | margin | bytes
 
     def to_json(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -212,7 +222,7 @@ def answer_budgets(tokenizer, items: Sequence[Item], config: ScoringConfig) -> d
 
 def _score_generated(model, tokenizer, items: Sequence[Item], config: ScoringConfig, progress):
     ids, options = chat_ids(tokenizer), None
-    if config.choice_parse != "text" and any(item.answer_kind in CHOICE_KINDS for item in items):
+    if any(item.answer_kind in CHOICE_KINDS for item in items):  # their continuous score reads them
         options = OptionTokens.of(tokenizer)
     budgets = answer_budgets(tokenizer, items, config)
     prompts = [encode_prompt(tokenizer, item.messages) for item in items]
@@ -227,10 +237,25 @@ def _score_generated(model, tokenizer, items: Sequence[Item], config: ScoringCon
         config.min_new_tokens,
         options.ids() if options else (),
     )
+    golds = [[[*tokenizer.encode(item.gold, add_special_tokens=False), ids.end_of_turn]] for item in items]
+    nlls = continuation_nll(model, prompts, golds, ids.pad, config.nll_token_budget)
     return [
-        _judged(item, tokenizer.decode(tokens, skip_special_tokens=True), logprobs, options, config)
-        for item, tokens, logprobs in zip(items, outputs, first, strict=True)
+        _with_gold_nll(
+            _judged(item, tokenizer.decode(tokens, skip_special_tokens=True), logprobs, options, config),
+            item,
+            nll,
+            len(gold),
+        )
+        for item, tokens, logprobs, (nll,), (gold,) in zip(items, outputs, first, nlls, golds, strict=True)
     ]
+
+
+def _with_gold_nll(prediction: Prediction, item: Item, nll: float, tokens: int) -> Prediction:
+    """The gold's loss, and the continuous score of items not read by their options."""
+    values = {"gold_nll": nll}
+    if prediction.family is None:
+        values |= {"continuous": nll_per_byte(nll, tokens, item.gold), "family": "bytes"}
+    return replace(prediction, **values)
 
 
 def _judged(item: Item, text: str, logprobs, options: OptionTokens | None, config) -> Prediction:
@@ -241,8 +266,12 @@ def _judged(item: Item, text: str, logprobs, options: OptionTokens | None, confi
         return Prediction(*head, correct, unparsed, gold, parsed, text)
     scores = options.scores(item, dict(zip(options.ids(), logprobs, strict=True))) if options else None
     parsed, source = read_choice(kind, text, scores, config.choice_parse, letters)
-    correct = parsed is not None and parsed == _parse(kind, gold, letters)
-    return Prediction(*head, correct, parsed is None, gold, parsed, text, None, source, scores)
+    wanted = _parse(kind, gold, letters)
+    correct = parsed is not None and parsed == wanted
+    found = Prediction(*head, correct, parsed is None, gold, parsed, text, None, source, scores)
+    if scores is None:  # true/false markers that share first tokens: no option reading
+        return found
+    return replace(found, continuous=option_probability(scores, wanted), family="option")
 
 
 def _score_ranked(model, tokenizer, items: Sequence[Item], config: ScoringConfig, progress):
@@ -258,7 +287,9 @@ def _score_ranked(model, tokenizer, items: Sequence[Item], config: ScoringConfig
         ppl = tuple(math.exp(value) for value in nll)
         kind = item.answer_kind.value
         won = ppl[0] < min(ppl[1:])
-        predictions.append(Prediction(item.id, item.type, kind, won, False, item.gold, ppl=ppl))
+        margin = distractor_margin(nll)
+        found = Prediction(item.id, item.type, kind, won, False, item.gold, ppl=ppl, gold_nll=nll[0])
+        predictions.append(replace(found, continuous=margin, family="margin"))
     return predictions
 
 
@@ -296,20 +327,17 @@ def random_baseline(item: Item) -> float:
     return 1 / math.comb(options, picked)
 
 
-def gold_losses(model, tokenizer, items: Sequence[Item], token_budget: int, progress=None) -> list[float]:
-    """Per item: the mean negative log-likelihood of the gold answer and its end-of-turn token (the
-    test loss L_i of the paper's Complexity)."""
-    ids = chat_ids(tokenizer)
-    prompts = [encode_prompt(tokenizer, item.messages) for item in items]
-    golds = [[[*tokenizer.encode(item.gold, add_special_tokens=False), ids.end_of_turn]] for item in items]
-    return [nll for (nll,) in continuation_nll(model, prompts, golds, ids.pad, token_budget, progress)]
+def continuous_chance(item: Item, prediction: Prediction) -> float | None:
+    """The guessing level of an item's continuous score."""
+    if prediction.family == "option":  # a guess among the options: accuracy's chance
+        return random_baseline(item)
+    return chance(prediction.family) if prediction.family else None
 
 
-def summarise(
-    items: Sequence[Item], predictions: Sequence[Prediction], losses: Sequence[float] | None = None
-) -> dict[str, dict]:
-    """Per type: accuracy, item count, unparsed count, the random-guess baseline and, when given,
-    the mean gold-answer loss. Accuracy is a count over n, so equal counts give equal scores."""
+def summarise(items: Sequence[Item], predictions: Sequence[Prediction]) -> dict[str, dict]:
+    """Per type: accuracy, item count, unparsed count, the random-guess baseline, the mean gold-answer
+    loss and the continuous score (doit_study.continuous). Accuracy is a count over n, so equal
+    counts give equal scores."""
     groups: dict[str, list[int]] = defaultdict(list)
     for index, item in enumerate(items):
         groups[item.type].append(index)
@@ -321,8 +349,15 @@ def summarise(
             "unparsed": sum(predictions[k].unparsed for k in members),
             "random": math.fsum(random_baseline(items[k]) for k in members) / len(members),
         }
-        if losses is not None:
-            summary[name]["loss"] = math.fsum(losses[k] for k in members) / len(members)
+        if all(predictions[k].gold_nll is not None for k in members):
+            summary[name]["loss"] = math.fsum(predictions[k].gold_nll for k in members) / len(members)
+        scored = [k for k in members if predictions[k].family is not None]
+        if scored:
+            summary[name] |= summarise_continuous(
+                [predictions[k].continuous for k in scored],
+                [predictions[k].family for k in scored],
+                [continuous_chance(items[k], predictions[k]) for k in scored],
+            )
     return summary
 
 

@@ -22,18 +22,20 @@ def plateau(volumes: Sequence[int], scores: Sequence[float], tolerance: float) -
     return first if first < max(volumes) else None
 
 
-def no_gain(volumes: Sequence[int], scores: Sequence[float], chance: float, tolerance: float) -> str | None:
-    """Why a data curve shows no gain from data, or None when it rises: flat at the chance level,
-    or no point more than `tolerance` above the smallest volume's (falling or flat)."""
+def no_gain(
+    volumes: Sequence[int], scores: Sequence[float], chance: float | None, tolerance: float
+) -> str | None:
+    """Why a data curve shows no gain from data, or None when it rises: flat at the chance level
+    (when the score has one), or no point more than `tolerance` above the smallest volume's."""
     ends = f"{scores[0]:.3f} at {volumes[0]} → {scores[-1]:.3f} at {volumes[-1]} items per ability"
-    if max(scores) <= chance + tolerance:
+    if chance is not None and max(scores) <= chance + tolerance:
         return f"data curve flat at chance level {chance:.3f} ({ends})"
     if max(scores[1:]) <= scores[0] + tolerance:
         return f"data curve does not rise with data ({ends})"
     return None
 
 
-def _rule(label: str, ns: list[int], accs: list[float], chance: float, floor: int, tolerance: float) -> dict:
+def _rule(label: str, ns: list[int], ys: list[float], chance, floor: int, tolerance: float) -> dict:
     def rule(kind: str, n: int | None, reason: str) -> dict:
         return {"class": label, "rule": kind, "n": n, "reason": reason}
 
@@ -43,13 +45,15 @@ def _rule(label: str, ns: list[int], accs: list[float], chance: float, floor: in
         return rule("scale", None, "not classified")
     if len(ns) < 2:
         return rule("scale", None, "one data volume: no curve to read")
-    flat = no_gain(ns, accs, chance, tolerance)
+    flat = no_gain(ns, ys, chance, tolerance)
     if flat:  # a falling or flat curve is no plateau: data does not help this ability
         return {"class": "resistant", "analysis_class": label, "rule": "floor", "n": floor, "reason": flat}
-    level = plateau(ns, accs, tolerance)
+    level = plateau(ns, ys, tolerance)
     if level is not None:
         return rule(
-            "cap", level, f"rising data curve within {tolerance} of its best from {level} items per ability"
+            "cap",
+            level,
+            f"rising data curve within {tolerance:.3g} of its best from {level} items per ability",
         )
     return rule("scale", None, "still rising with data")
 
@@ -61,19 +65,26 @@ def ability_rules(
     tolerance: float,
 ) -> dict[str, dict]:
     """Per ability: `floor` (resistant, or a data curve that falls or stays flat), `cap` (a rising
-    curve that levels off at n items per ability) or `scale`, with the reason. An ability the
-    analysis could not classify is scaled, and says so."""
+    curve that levels off at n items per ability) or `scale`, with the reason, read on the score
+    the analysis chose for it (`score`: the higher signal-to-noise). `tolerance` is in accuracy;
+    a continuous curve is read with its seed noise instead (its units are not accuracy's). An
+    ability the analysis could not classify is scaled, and says so."""
     rules = {}
     for ability in ABILITIES:
-        entry = sensitivity.get(ability) or {"data": {"curve": {"x": [], "acc": []}}}
-        curve = entry["data"]["curve"]
+        entry = sensitivity.get(ability) or {
+            "score": "acc",
+            "acc": {"data": {"curve": {"x": [], "score": []}}},
+        }
+        score = entry["score"]
+        block = entry[score]
+        curve = block["data"].get("curve", {"x": [], "score": []})
         points = sorted(
-            (volume_to_n[x], acc) for x, acc in zip(curve["x"], curve["acc"], strict=True) if x in volume_to_n
+            (volume_to_n[x], y) for x, y in zip(curve["x"], curve["score"], strict=True) if x in volume_to_n
         )
-        label, chance = entry.get("class", "undefined"), entry.get("random", 0.0)
-        rules[ability] = _rule(
-            label, [n for n, _ in points], [a for _, a in points], chance, floor, tolerance
-        )
+        label = entry.get("class", "undefined")
+        band = tolerance if score == "acc" else block["noise"]["seeds"]
+        found = _rule(label, [n for n, _ in points], [y for _, y in points], block.get("random"), floor, band)
+        rules[ability] = {"score": score} | found
     return rules
 
 

@@ -1,228 +1,235 @@
-"""The study report: metrics/report.md and its HTML rendering, with the figures of figures.py.
-Everything is drawn from the analysis outputs; nothing is smoothed or made up."""
+"""The study report: metrics/report.md and its HTML rendering (a small stylesheet, captioned figures
+sized to the page), leading with what the run can tell from noise. Everything is drawn from the
+analysis outputs (tables through pandas); nothing is smoothed or made up."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
+import pandas as pd
+
+from doit_study.findings import (
+    PAPER_FINDINGS,
+    SCORES,
+    effect_sentences,
+    fit_cell,
+    number,
+    this_run,
+)
 from doit_study.schema import display_name
 
-# The paper's findings (Song et al., Sections 4.3 and 5), stated as the paper states them, each
-# with the sets of this run that speak to it.
-PAPER_FINDINGS = (
-    ("Overall score", "rises with both data volume and model size (Figure 1)", ()),
-    (
-        "Creative writing",
-        "plateaus with data: its curve flattens around 1,000 items (Figure 3)",
-        ("creative_writing",),
-    ),
-    ("Knowledge abilities", "more sensitive to model size (parameter-biased)", ("biology", "history")),
-    ("Ethics, role-play chat", "low sensitivity to every factor (resistant)", ("ethics", "role_play")),
-    ("Logical reasoning", "data-biased: more sensitive to data volume than to model size", ("reasoning",)),
-    ("Complexity", "linear in the sensitivity to model size (Figure 7 i)", ()),
-    ("Transference", "linear in the sensitivity to data volume (Figure 7 ii)", ()),
-    (
-        "Data mixes",
-        "Reconstruct (same total) gains 1-3% on AGIEval over the Baseline; Maximum gains further (Table 3)",
-        (),
-    ),
-)
+CAPTIONS = {
+    "fig1_overall.png": "Figure 1. Overall test accuracy against items per ability (log-4 axis), one "
+    "line per model size; each point is the mean over its seeds, the band spans the lowest to the "
+    "highest seed, the dotted line is the random-guess level.",
+    "fig2_6_accuracy.png": "Figures 2-6. Each set's test accuracy against items per ability, drawn as "
+    "Figure 1.",
+    "fig2_6_continuous.png": "Figures 2-6, continuous score. The gold answer's probability among the "
+    "options, its log-likelihood margin over the distractors, or minus its negative log-likelihood per "
+    "byte (docs/evaluation.md); the dotted line is the random-guess level where the score has one.",
+    "sensitivities.png": "Normalised sensitivities to model size and data volume on each score with "
+    "their intervals (items and seeds resampled), on the scale of the normalisation.",
+    "fig7_features.png": "Figure 7. Complexity against the normalised size sensitivity and Transference "
+    "against the normalised data sensitivity, on each score, with each sensitivity's interval and the "
+    "least-squares line.",
+}
+
+STYLE = """
+body { font: 15px/1.5 system-ui, sans-serif; max-width: 64rem; margin: 2rem auto; padding: 0 1rem; }
+h1, h2 { border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: 13px; }
+th, td { border: 1px solid #ccc; padding: .25rem .5rem; vertical-align: top; }
+th { background: #f3f3f3; } tr:nth-child(even) td { background: #fafafa; }
+figure { margin: 1.5rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: 13px; color: #555; }
+"""
 
 
-def this_run(
-    topic: str,
-    sets: Sequence[str],
-    sensitivity: Mapping,
-    regressions: Mapping,
-    overall_rows,
-    mix_table: Mapping | None = None,
-) -> str:
-    """What this run measured on the topic of one of the paper's findings."""
-    if topic == "Data mixes":
-        if not mix_table:
-            return "not run"
-        changes = [
-            f"{name} {key.removesuffix('.change')} {value:+.4f}"
-            for name, row in mix_table.items()
-            for key, value in row.items()
-            if key.startswith("benchmark.") and key.endswith(".change")
+@dataclass
+class ReportInputs:
+    provenance: Mapping[str, str]
+    overall: pd.DataFrame  # the Figure 1 plot table
+    sensitivity: Mapping[str, dict]
+    features: Mapping[str, Mapping]  # per score
+    regressions: Mapping[str, Mapping]  # per score
+    figures: Sequence[str]
+    limits: Sequence[str]
+    derivation: Mapping | None = None
+    mix_table: Mapping | None = None
+    level: str = field(default="")
+
+
+def table(rows: Sequence[Mapping], columns: Sequence[str]) -> list[str]:
+    frame = pd.DataFrame(rows, columns=list(columns)).astype(object).fillna("")
+    return ["", frame.astype(str).to_markdown(index=False, disable_numparse=True), ""]
+
+
+def noise_section(inputs: ReportInputs) -> list[str]:
+    lines = ["## What is distinguishable from noise", ""]
+    lines += [f"- {sentence}" for sentence in effect_sentences(inputs.sensitivity, inputs.level)]
+    lines += [
+        "",
+        "Each set is read on the score with the higher signal-to-noise (its spread across the grid over "
+        "its seed noise); an effect whose interval includes zero is within noise.",
+    ]
+    rows = []
+    for name, entry in sorted(inputs.sensitivity.items()):
+        main = entry[entry["score"]]
+        rows.append(
+            {
+                "set": display_name(name),
+                "read on": SCORES[entry["score"]],
+                "SNR accuracy": number(entry["acc"].get("snr")),
+                "SNR continuous": number(entry["continuous"].get("snr")),
+                "model size": fit_cell(main.get("param", {})),
+                "data volume": fit_cell(main.get("data", {})),
+                "decision accuracy": number(main.get("decision_accuracy")),
+                "class": entry["class"] + (" (both within noise)" if _within_noise(main) else ""),
+            }
+        )
+    return lines + table(rows, list(rows[0]) if rows else ["set"])
+
+
+def _within_noise(block: Mapping) -> bool:
+    """Neither sensitivity's interval excludes zero: a class read from such point estimates is noise."""
+    return not any(block.get(axis, {}).get("interval", {}).get("excludes_zero") for axis in ("param", "data"))
+
+
+def figures_section(figures: Sequence[str]) -> list[str]:
+    lines = ["## Figures", ""]
+    order = list(CAPTIONS)
+    for name in sorted(figures, key=lambda n: (order.index(n) if n in order else len(order), n)):
+        caption = CAPTIONS.get(name, name)
+        lines += [
+            f'<figure><img src="figures/{name}" alt="{caption.split(".")[0]}">',
+            f"<figcaption>{caption}</figcaption></figure>",
+            "",
         ]
-        return "change over the Baseline: " + "; ".join(changes)
-    if topic == "Overall score":
-        by_size: dict[str, list[tuple[float, float]]] = {}
-        for row in overall_rows:
-            by_size.setdefault(row["series"], []).append((float(row["data_volume"]), float(row["overall"])))
-        ends = [f"{k}: {min(v)[1]:.3f} → {max(v)[1]:.3f}" for k, v in sorted(by_size.items())]
-        return "smallest → largest volume per size: " + "; ".join(ends)
-    if topic in ("Complexity", "Transference"):
-        fit = regressions.get("complexity_vs_param" if topic == "Complexity" else "transference_vs_data", {})
-        if not fit.get("defined"):
-            return f"undefined ({fit.get('reason')})"
-        return f"r = {fit['pearson_r']:.2f}, p = {fit['p_value']:.3f} over {fit['points']} abilities"
-    cells = []
-    for name in sets:
-        entry = sensitivity.get(name)
-        if entry is None:
-            cells.append(f"{display_name(name)}: not measured")
-            continue
-        data = entry["data"]
-        size_alpha, data_alpha = _number(entry["param"].get("alpha")), _number(data.get("alpha"))
-        label = f"{display_name(name)}: {entry.get('class', '?')}"
-        cells.append(f"{label} (size alpha {size_alpha}, data alpha {data_alpha})")
-    return "; ".join(cells)
+    return lines
 
 
-def _number(value) -> str:
-    if value is None:
-        return "undefined"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+def scores_section(sensitivity: Mapping[str, dict], level: str) -> list[str]:
+    lines = ["## Sensitivities on each score", ""]
+    lines.append(f"alpha per log N or log D, {level}interval from resampling test items and seeds together.")
+    for score, label in SCORES.items():
+        rows = [
+            {
+                "set": display_name(name),
+                "model size": fit_cell(entry[score].get("param", {})),
+                "data volume": fit_cell(entry[score].get("data", {})),
+                "size, normalised": number(entry[score].get("param", {}).get("normalised")),
+                "data, normalised": number(entry[score].get("data", {}).get("normalised")),
+                "class": entry[score].get("class", "undefined"),
+            }
+            for name, entry in sorted(sensitivity.items())
+        ]
+        lines += ["", f"### {label.capitalize()}", *table(rows, list(rows[0]) if rows else ["set"])]
+    rows = [
+        {
+            "set": display_name(name),
+            "score": SCORES[score],
+            "family": entry[score].get("family", "exact match"),
+            "seeds per point": "/".join(map(str, entry[score].get("seeds_per_point", []))),
+            "seed SD": number(entry[score].get("noise", {}).get("seeds")),
+            "epoch SD (valid)": number(entry[score].get("noise", {}).get("epochs")),
+            "signal": number(entry[score].get("signal")),
+            "SNR": number(entry[score].get("snr")),
+            "decision accuracy": number(entry[score].get("decision_accuracy")),
+        }
+        for name, entry in sorted(sensitivity.items())
+        for score in SCORES
+    ]
+    return [*lines, "", "### Noise and signal", *table(rows, list(rows[0]) if rows else ["set"])]
 
 
-def _fit_cell(fit: Mapping) -> str:
-    if not fit.get("defined"):
-        return f"undefined ({fit.get('reason')})"
-    interval = fit.get("interval", {})
-    band = f" [{_number(interval['low'])}, {_number(interval['high'])}]" if interval.get("defined") else ""
-    return f"{_number(fit['alpha'])}{band}, R² {_number(fit['r2'])}"
-
-
-def _level(fits) -> str:
-    """The bootstrap level of the intervals ("95% "), or nothing when no interval exists."""
-    levels = [f["interval"]["level"] for f in fits if f["defined"] and f.get("interval", {}).get("defined")]
-    return f"{levels[0]:.0%} " if levels else ""
-
-
-def run_limits(
-    sensitivity: Mapping[str, dict], regressions: Mapping[str, dict], sizes: int, volumes: int
-) -> list[str]:
-    """Plain statements, computed from this run, of what its numbers can support."""
-    limits = [f"{sizes} model sizes and {volumes} data volumes enter each sensitivity fit."]
-    for axis, label in (("param", "model size"), ("data", "data volume")):
-        fits = [e[axis] for e in sensitivity.values()]
-        intervals = [f["interval"] for f in fits if f["defined"] and f.get("interval", {}).get("defined")]
-        flat = sum(1 for i in intervals if i["low"] <= 0 <= i["high"])
-        limits.append(
-            f"{flat} of {len(fits)} sets have a {_level(fits)}bootstrap interval for the {label} "
-            "sensitivity that includes zero: for them this run cannot tell a trend from noise."
-        )
-    for name, fit in regressions.items():
-        if fit.get("defined"):
-            verdict = "significant at 5%" if fit["p_value"] < 0.05 else "not significant at 5%"
-            limits.append(f"{name}: r = {fit['pearson_r']:.2f} over {fit['points']} abilities, {verdict}.")
-        else:
-            limits.append(f"{name}: undefined ({fit['reason']}).")
-    return limits
-
-
-def budget_limits(settings: Mapping[str, Mapping]) -> list[str]:
-    """What the generation budgets allowed, per answer kind, from the settings' `budget.*` metrics:
-    a kind whose budget holds under half of its gold answers is called unscorable."""
-    kinds = sorted(
-        {key.split(".")[1] for metrics in settings.values() for key in metrics if key.startswith("budget.")}
+def features_section(features: Mapping[str, Mapping], regressions: Mapping[str, Mapping]) -> list[str]:
+    lines = ["## Features and their regression (Figure 7)", ""]
+    lines.append(
+        "On the continuous score, differences are in each set's seed-noise units (docs/analysis.md)."
     )
-    lines = []
-    for kind in kinds:
-        tokens = max(m[f"budget.{kind}.tokens"] for m in settings.values() if f"budget.{kind}.tokens" in m)
-        fit = min(m[f"budget.{kind}.gold_fit"] for m in settings.values() if f"budget.{kind}.gold_fit" in m)
-        if fit < 0.5:
-            lines.append(
-                f"{kind} answers cannot be scored: their budget of {tokens} new tokens holds only {fit:.0%} "
-                "of the gold answers, so a model that answers like its training data is cut off."
-            )
+    for score, label in SCORES.items():
+        entry = features[score]
+        complexity, transference = entry.get("complexity", {}), entry.get("transference", {})
+        lines += ["", f"### {label.capitalize()}", ""]
+        if complexity.get("defined") is False:
+            lines.append(f"Complexity and Transference undefined: {complexity.get('reason')}")
         else:
-            lines.append(
-                f"{kind} answers had up to {tokens} new tokens, enough for {fit:.0%} of the gold answers."
-            )
+            rows = [
+                {
+                    "set": display_name(name),
+                    "test loss": number(entry["test_loss"][name]),
+                    "Complexity": number(complexity[name]),
+                    "Transference": number(transference[name]),
+                }
+                for name in sorted(complexity)
+            ]
+            lines += table(rows, ["set", "test loss", "Complexity", "Transference"])
+        fits = []
+        for name, fit in sorted(regressions[score].items()):
+            if fit.get("defined"):
+                keys = ("slope", "pearson_r", "r2", "p_value", "loo_rmse", "points")
+                fits.append({"relation": name} | {k: number(fit[k]) for k in keys})
+            else:
+                fits.append({"relation": name, "slope": f"undefined: {fit.get('reason')}"})
+        lines += table(fits, ["relation", "slope", "pearson_r", "r2", "p_value", "loo_rmse", "points"])
     return lines
 
 
-def mixes_section(derivation: Mapping, table: Mapping[str, Mapping]) -> list[str]:
-    """The derived mixes, ability by ability, and the Table 3 analogue (a ↑ marks a gain over the
-    Baseline)."""
-    lines = ["", "## Derived mixes (Section 5.2)", ""]
-    lines += [f"Baseline: {derivation['baseline']['subset']} ({derivation['baseline']['total']} items).", ""]
-    lines += [
-        "| ability | class | rule | why | Reconstruct | Maximum |",
-        "| --- | --- | --- | --- | --- | --- |",
+def mixes_section(derivation: Mapping, mix_table: Mapping[str, Mapping]) -> list[str]:
+    """The derived mixes, ability by ability, and the Table 3 analogue (↑: a gain over the Baseline)."""
+    lines = ["## Derived mixes (Section 5.2)", ""]
+    lines.append(f"Baseline: {derivation['baseline']['subset']} ({derivation['baseline']['total']} items).")
+    rows = [
+        {
+            "ability": display_name(ability),
+            "read on": SCORES[rule.get("score", "acc")],
+            "class": rule["class"],
+            "rule": rule["rule"],
+            "why": rule["reason"],
+            "Reconstruct": derivation["reconstruct"]["sizes"][ability],
+            "Maximum": derivation["maximum"]["sizes"][ability],
+        }
+        for ability, rule in derivation["abilities"].items()
     ]
-    for ability, rule in derivation["abilities"].items():
-        sizes = [derivation[m]["sizes"][ability] for m in ("reconstruct", "maximum")]
-        cells = [display_name(ability), rule["class"], rule["rule"], rule["reason"], *map(str, sizes)]
-        lines.append("| " + " | ".join(cells) + " |")
-    keys = [k for k in table["baseline"] if k == "overall" or k.startswith("benchmark.")]
-    lines += ["", "Benchmarks and overall score at the best checkpoint (the Table 3 analogue):", ""]
-    lines += ["| mix | items | " + " | ".join(keys) + " |", "| --- " * (len(keys) + 2) + "|"]
-    for name, row in table.items():
-        cells = [f"{row[k]:.4f}" + (" ↑" if row.get(f"{k}.change", 0) > 0 else "") for k in keys]
-        lines.append(f"| {name} | {row['train_examples']} | " + " | ".join(cells) + " |")
-    return lines
+    lines += table(rows, list(rows[0]))
+    keys = [k for k in mix_table["baseline"] if k == "overall" or k.startswith("benchmark.")]
+    lines.append("Benchmarks and overall score at the best checkpoint (the Table 3 analogue):")
+    rows = [
+        {"mix": name, "items": row["train_examples"]}
+        | {k: f"{row[k]:.4f}" + (" ↑" if row.get(f"{k}.change", 0) > 0 else "") for k in keys}
+        for name, row in mix_table.items()
+    ]
+    return lines + table(rows, ["mix", "items", *keys])
 
 
-def report_markdown(
-    provenance: Mapping[str, str],
-    overall_rows: Sequence[Mapping],
-    sensitivity: Mapping[str, dict],
-    features: Mapping,
-    regressions: Mapping[str, dict],
-    figures: Sequence[str],
-    limits: Sequence[str],
-    mix_derivation: Mapping | None = None,
-    mix_table: Mapping | None = None,
-) -> str:
+def report_markdown(inputs: ReportInputs) -> str:
     lines = ["# DoIT study report", "", "## What was run", ""]
-    lines += [f"- {key}: {value}" for key, value in provenance.items()]
-    lines += ["", "## Figures", ""]
-    lines += [f"![{name}](figures/{name})" for name in figures]
-    lines += [
-        "",
-        f"## Sensitivities (alpha, {_level([e[a] for e in sensitivity.values() for a in ('param', 'data')])}"
-        "bootstrap interval, R²)",
-        "",
-        "| ability | model size | data volume | size, normalised | data, normalised | class |",
-        "| --- | --- | --- | --- | --- | --- |",
+    lines += [f"- {key}: {value}" for key, value in inputs.provenance.items()]
+    lines += ["", *noise_section(inputs), *figures_section(inputs.figures)]
+    lines += scores_section(inputs.sensitivity, inputs.level)
+    lines += features_section(inputs.features, inputs.regressions)
+    if inputs.derivation and inputs.mix_table:
+        lines += mixes_section(inputs.derivation, inputs.mix_table)
+    rows = [
+        {
+            "topic": topic,
+            "the paper": finding,
+            "this run": this_run(
+                topic, sets, inputs.sensitivity, inputs.regressions, inputs.overall, inputs.mix_table
+            ),
+        }
+        for topic, finding, sets in PAPER_FINDINGS
     ]
-    for name, entry in sorted(sensitivity.items()):
-        lines.append(
-            f"| {display_name(name)} | {_fit_cell(entry['param'])} | {_fit_cell(entry['data'])} | "
-            f"{_number(entry['param'].get('normalised'))} | {_number(entry['data'].get('normalised'))} | "
-            f"{entry.get('class', '')} |"
-        )
-    lines += ["", "## Features", ""]
-    complexity, transference = features.get("complexity", {}), features.get("transference", {})
-    if complexity.get("defined") is False:
-        lines.append(f"Complexity and Transference undefined: {complexity.get('reason')}")
-    else:
-        lines += ["| ability | test loss | Complexity | Transference |", "| --- | --- | --- | --- |"]
-        for name in sorted(complexity):
-            values = [features["test_loss"][name], complexity[name], transference[name]]
-            lines.append(f"| {display_name(name)} | " + " | ".join(_number(v) for v in values) + " |")
-    lines += ["", "## Regression (Figure 7)", "", "| relation | slope | Pearson r | R² | p | LOO RMSE | n |"]
-    lines.append("| --- | --- | --- | --- | --- | --- | --- |")
-    for name, fit in sorted(regressions.items()):
-        if fit.get("defined"):
-            cells = [fit[k] for k in ("slope", "pearson_r", "r2", "p_value", "loo_rmse", "points")]
-            lines.append(f"| {name} | " + " | ".join(_number(c) for c in cells) + " |")
-        else:
-            lines.append(f"| {name} | undefined: {fit.get('reason')} | | | | | |")
-    if mix_derivation and mix_table:
-        lines += mixes_section(mix_derivation, mix_table)
-    lines += ["", "## The paper's findings beside this run", ""]
-    lines += ["| topic | the paper | this run |", "| --- | --- | --- |"]
-    for topic, finding, sets in PAPER_FINDINGS:
-        lines.append(
-            f"| {topic} | {finding} | "
-            f"{this_run(topic, sets, sensitivity, regressions, overall_rows, mix_table)} |"
-        )
-    lines += ["", "What this run can and cannot show:", ""]
-    lines += [f"- {limit}" for limit in limits]
+    lines += ["## The paper's findings beside this run", *table(rows, ["topic", "the paper", "this run"])]
+    lines += ["## What this run can and cannot show", ""]
+    lines += [f"- {limit}" for limit in inputs.limits]
     return "\n".join(lines) + "\n"
 
 
-def render_html(markdown: str) -> str:
+def render_html(markdown: str, title: str = "DoIT study report") -> str:
     from markdown_it import MarkdownIt
 
     body = MarkdownIt("commonmark").enable("table").render(markdown)
-    head = '<head><meta charset="utf-8"><title>DoIT study report</title></head>'
+    head = f'<head><meta charset="utf-8"><title>{title}</title><style>{STYLE}</style></head>'
     return f"<!doctype html>\n<html>{head}\n<body>\n{body}</body></html>\n"

@@ -50,16 +50,34 @@ def setting_metrics(
         "parameters": parameters,
         "train_examples": examples,
     }
-    for split, summary in (("valid", valid_summary), ("test", test_summary)):
-        for name, entry in summary.items():
-            metrics[f"{split}.{name}.acc"] = entry["acc"]
-            metrics[f"{split}.{name}.unparsed"] = entry["unparsed"]
-            if split == "test":
-                metrics[f"test.{name}.random"] = entry["random"]
-            if "loss" in entry:
-                metrics[f"{split}.{name}.loss"] = entry["loss"]
-    metrics.update({f"benchmark.{key}.acc": value for key, value in benchmarks.items()})
+    metrics |= split_metrics("valid", valid_summary) | split_metrics("test", test_summary)
+    metrics.update({f"benchmark.{key}": value for key, value in benchmarks.items()})
     return dict(sorted(metrics.items()))
+
+
+def split_metrics(split: str, summary: Mapping[str, dict]) -> dict[str, float | int]:
+    """`<split>.<set>.{acc,unparsed,loss}`, test's `random`, and the continuous score's keys."""
+    metrics: dict[str, float | int] = {}
+    for name, entry in summary.items():
+        for key in ("acc", "unparsed", "loss") + (("random",) if split == "test" else ()):
+            if key in entry:
+                metrics[f"{split}.{name}.{key}"] = entry[key]
+        metrics |= continuous_metrics(f"{split}.{name}", entry)
+    return metrics
+
+
+def continuous_metrics(prefix: str, entry: Mapping) -> dict[str, float | int]:
+    """`<prefix>.continuous`, its chance level (`.continuous_random`, absent for the `bytes` family)
+    and the items it covers (`.continuous_items`), where the set has a continuous score."""
+    if "continuous" not in entry:
+        return {}
+    found = {
+        f"{prefix}.continuous": entry["continuous"],
+        f"{prefix}.continuous_items": entry["continuous_items"],
+    }
+    if entry["continuous_random"] is not None:
+        found[f"{prefix}.continuous_random"] = entry["continuous_random"]
+    return found
 
 
 def subset_factors(name: str, index: Mapping) -> dict:
@@ -73,36 +91,43 @@ def subset_factors(name: str, index: Mapping) -> dict:
     return {"pool": pool, "n_per_ability": per_ability, "data_volume": entry["total"], "kind": entry["kind"]}
 
 
-STUDY_COLUMNS = (
-    "setting",
-    "size",
-    "parameters",
-    "pool",
-    "kind",
-    "n_per_ability",
-    "data_volume",
-    "best_epoch",
-    "split",
-    "ability",
-    "label",
-    "acc",
-    "random",
-    "loss",
-)
+# the study table's columns and their types (metrics/study.csv; empty cells are missing values)
+STUDY_COLUMNS = {
+    "setting": "string",
+    "size": "string",
+    "seed": "int64",
+    "parameters": "int64",
+    "pool": "string",
+    "kind": "string",
+    "n_per_ability": "Int64",  # none for a mix
+    "data_volume": "int64",
+    "best_epoch": "int64",
+    "split": "string",
+    "ability": "string",
+    "label": "string",
+    "acc": "float64",
+    "random": "float64",
+    "loss": "float64",
+    "continuous": "float64",
+    "continuous_random": "float64",  # none for the bytes family: a likelihood has no guessing rate
+}
 
 
-def study_rows(setting: str, size: str, factors: Mapping, metrics: Mapping) -> list[dict]:
-    """One row per split x ability of a setting (valid and test at the best checkpoint)."""
+def study_rows(setting: str, spec: Mapping, factors: Mapping, metrics: Mapping) -> list[dict]:
+    """One row per split x set of a setting (valid and test at the best checkpoint). `spec` is the
+    setting's params entry (size, subset, seed)."""
     rows = []
     for key, value in metrics.items():
         split, _, rest = key.partition(".")
         if split not in ("valid", "test") or not rest.endswith(".acc"):
             continue
         ability = rest.removesuffix(".acc")
+        prefix = f"{split}.{ability}"
         rows.append(
             {
                 "setting": setting,
-                "size": size,
+                "size": spec["size"],
+                "seed": spec["seed"],
                 "parameters": metrics["parameters"],
                 **{k: factors[k] for k in ("pool", "kind", "n_per_ability", "data_volume")},
                 "best_epoch": metrics["best_epoch"],
@@ -110,8 +135,10 @@ def study_rows(setting: str, size: str, factors: Mapping, metrics: Mapping) -> l
                 "ability": ability,
                 "label": display_name(ability),
                 "acc": value,
-                "random": metrics.get(f"test.{ability}.random", ""),
-                "loss": metrics.get(f"{split}.{ability}.loss", ""),
+                "random": metrics.get(f"test.{ability}.random"),
+                "loss": metrics.get(f"{prefix}.loss"),
+                "continuous": metrics.get(f"{prefix}.continuous"),
+                "continuous_random": metrics.get(f"{prefix}.continuous_random"),
             }
         )
     return rows

@@ -14,7 +14,6 @@ from doit_study.evaluation import (
     Prediction,
     ScoringConfig,
     answer_budgets,
-    gold_losses,
     score_items,
     summarise,
     with_progress,
@@ -45,13 +44,6 @@ def score_test_and_benchmarks(
     label: str,
 ) -> TestResults:
     predictions = with_progress(f"{label} test", len(test), score_items, model, tokenizer, test, config)
-    # a format-1 item's gold loss is its first choice's, already computed; the others need a pass
-    generated = [item for item in test if item.question_format == 0]
-    budget = config.nll_token_budget
-    extra = iter(
-        with_progress(f"{label} test loss", len(generated), gold_losses, model, tokenizer, generated, budget)
-    )
-    losses = [math.log(p.ppl[0]) if p.ppl else next(extra) for p in predictions]
     results, scores = {}, {}
     n_questions = sum(q.split == "test" for q in questions)
     for k in shots if questions else []:
@@ -66,9 +58,10 @@ def score_test_and_benchmarks(
             benchmark_batch,
         )
         for suite in sorted({r["suite"] for r in results[k]}):
-            picked = [r["correct"] for r in results[k] if r["suite"] == suite]
-            scores[f"{suite}.{k}shot"] = sum(picked) / len(picked)
-    summary = summarise(test, predictions, losses)
+            picked = [r for r in results[k] if r["suite"] == suite]
+            scores[f"{suite}.{k}shot.acc"] = sum(r["correct"] for r in picked) / len(picked)
+            scores[f"{suite}.{k}shot.continuous"] = math.fsum(r["continuous"] for r in picked) / len(picked)
+    summary = summarise(test, predictions)
     return TestResults(predictions, summary, results, scores, answer_budgets(tokenizer, test, config))
 
 

@@ -1,86 +1,100 @@
-"""The study across settings: the long table (metrics/study.csv) and the plot tables that
-`dvc plots` draws (Figure 1: overall score against data volume per model size and pool; Figures 2-6:
-each ability's test score; the validation score per epoch). Values are drawn as measured, unsmoothed.
+"""The study across settings, as pandas frames: the long table (metrics/study.csv, one row per setting,
+split and set) and the plot tables that `dvc plots` and the figures draw: Figure 1 (overall score)
+and Figures 2-6 (each set's accuracy and continuous score) against items per ability, one line per
+model size and pool, each point the mean over the seeds of that position with their spread (lowest
+and highest seed); and the validation score per epoch. Values are drawn as measured, unsmoothed.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
+
+import pandas as pd
 
 from doit_study.io import DataError, atomic_file
 from doit_study.results import STUDY_COLUMNS, study_rows, subset_factors
 
-
-def csv_text(rows: Sequence[Mapping], columns: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+CURVE = ["series", "parameters", "n_per_ability", "data_volume"]  # one plot point per line and position on it
+SPREAD = ["seed_min", "seed_max", "seeds"]
 
 
-def read_csv(path: os.PathLike | str) -> list[dict]:
+def study_frame(
+    settings: Mapping[str, Mapping], index: Mapping, metrics: Mapping[str, Mapping]
+) -> pd.DataFrame:
+    """settings: name -> {size, subset, seed}; metrics: name -> that setting's metrics file."""
+    rows = []
+    for name in sorted(settings):
+        factors = subset_factors(settings[name]["subset"], index)
+        rows += study_rows(name, settings[name], factors, metrics[name])
+    return pd.DataFrame(rows, columns=list(STUDY_COLUMNS)).astype(STUDY_COLUMNS)
+
+
+def seed_points(frame: pd.DataFrame, value: str, by: list[str]) -> pd.DataFrame:
+    """One point per group of settings that differ only in their seed: the mean of `value` over
+    them, the lowest and highest seed's value and how many seeds there are."""
+    grouped = frame.groupby(by, sort=True, dropna=False)[value]
+    points = grouped.agg(["mean", "min", "max", "count"]).reset_index()
+    return points.rename(columns={"mean": value, "min": "seed_min", "max": "seed_max", "count": "seeds"})
+
+
+def plot_tables(frame: pd.DataFrame, overall: Mapping[str, float], epochs: Mapping[str, Mapping]) -> dict:
+    """The plot tables of the uniform subsets (the scaling grid): `overall` (Figure 1), `acc` and
+    `continuous` (one frame per score, column `ability`: Figures 2-6), and `valid_by_epoch`."""
+    grid = frame[(frame["kind"] == "uniform") & (frame["split"] == "test")].copy()
+    grid["series"] = grid["size"] + " " + grid["pool"]
+    tables = {}
+    per_setting = grid.groupby(["setting", *CURVE], sort=True)
+    whole = per_setting["random"].mean().reset_index()  # overall's guessing level: the mean of its sets'
+    whole["overall"] = whole["setting"].map(overall)
+    points = seed_points(whole, "overall", CURVE)
+    points["random"] = seed_points(whole, "random", CURVE)["random"]
+    tables["overall"] = points[[*CURVE, "overall", *SPREAD, "random"]]
+    for score, chance in (("acc", "random"), ("continuous", "continuous_random")):
+        scored = grid[grid[score].notna()]
+        points = seed_points(scored, score, ["ability", "label", *CURVE])
+        points["random"] = seed_points(scored, chance, ["ability", "label", *CURVE])[chance]
+        tables[score] = points[["ability", "label", *CURVE, score, *SPREAD, "random"]]
+    curves = [
+        {"series": name, "epoch": e["epoch"], "valid_score": e["valid_score"]}
+        for name in sorted(epochs)
+        for e in epochs[name]["epochs"]
+    ]
+    tables["valid_by_epoch"] = pd.DataFrame(curves, columns=["series", "epoch", "valid_score"])
+    return tables
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
+def write_frame(path: os.PathLike | str, frame: pd.DataFrame) -> None:
+    with atomic_file(path) as tmp:
+        tmp.write_text(csv_text(frame), encoding="utf-8")
+
+
+def read_frame(path: os.PathLike | str, dtypes: Mapping[str, str] | None = None) -> pd.DataFrame:
     if not Path(path).is_file():
         raise DataError(path, "missing: run the study stage first")
-    with Path(path).open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
+    return pd.read_csv(path, dtype=dict(dtypes) if dtypes else None, keep_default_na=True)
 
 
-def write_csv(path: os.PathLike | str, rows: Sequence[Mapping], columns: Sequence[str]) -> None:
-    with atomic_file(path) as tmp:
-        tmp.write_text(csv_text(rows, columns), encoding="utf-8")
+def read_study(path: os.PathLike | str) -> pd.DataFrame:
+    """metrics/study.csv with its column types; a file without the expected columns is refused."""
+    frame = read_frame(path)
+    missing = [c for c in STUDY_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(path, f"no column {missing[0]!r}: written by an older study stage, rerun it")
+    return frame[list(STUDY_COLUMNS)].astype(STUDY_COLUMNS)
 
 
-def build_tables(
-    settings: Mapping[str, Mapping],
-    index: Mapping,
-    metrics: Mapping[str, Mapping],
-    epochs: Mapping[str, Mapping],
-) -> dict[str, list[dict]]:
-    """settings: name -> {size, subset}; metrics and epochs: name -> that setting's files."""
-    study, overall, abilities, curves = [], [], [], []
-    for name in sorted(settings):
-        size, subset = settings[name]["size"], settings[name]["subset"]
-        factors = subset_factors(subset, index)
-        rows = study_rows(name, size, factors, metrics[name])
-        study += rows
-        series = f"{size} {factors['pool']}"
-        if factors["kind"] == "uniform":  # the scaling curves: one line per size and pool
-            overall.append(
-                {"series": series, "data_volume": factors["data_volume"], "overall": metrics[name]["overall"]}
-            )
-            abilities += [
-                {"ability": r["ability"], "series": series, "data_volume": r["data_volume"], "acc": r["acc"]}
-                for r in rows
-                if r["split"] == "test"
-            ]
-        curves += [
-            {"series": name, "epoch": e["epoch"], "valid_score": e["valid_score"]}
-            for e in epochs[name]["epochs"]
-        ]
-    return {
-        "study": study,
-        "overall": sorted(overall, key=by_curve),
-        "abilities": sorted(abilities, key=lambda row: (row["ability"], *by_curve(row))),
-        "valid_by_epoch": sorted(curves, key=by_curve),
-    }
-
-
-def by_curve(row: Mapping) -> tuple:
-    """Plot rows grouped by line, then in order along the x axis."""
-    return (row["series"], row.get("data_volume", row.get("epoch")))
-
-
-def write_tables(tables: Mapping[str, list[dict]], study_csv: Path, plots_dir: Path) -> None:
-    write_csv(study_csv, tables["study"], STUDY_COLUMNS)
-    write_csv(plots_dir / "overall.csv", tables["overall"], ("series", "data_volume", "overall"))
-    write_csv(plots_dir / "valid_by_epoch.csv", tables["valid_by_epoch"], ("series", "epoch", "valid_score"))
-    by_ability: dict[str, list[dict]] = {}
-    for row in tables["abilities"]:
-        by_ability.setdefault(row["ability"], []).append({k: v for k, v in row.items() if k != "ability"})
-    for ability, rows in sorted(by_ability.items()):
-        write_csv(plots_dir / "abilities" / f"{ability}.csv", rows, ("series", "data_volume", "acc"))
+def write_tables(
+    study: pd.DataFrame, tables: Mapping[str, pd.DataFrame], study_csv: Path, plots: Path
+) -> None:
+    write_frame(study_csv, study)
+    write_frame(plots / "overall.csv", tables["overall"])
+    write_frame(plots / "valid_by_epoch.csv", tables["valid_by_epoch"])
+    for score, folder in (("acc", "abilities"), ("continuous", "abilities_continuous")):
+        for ability, rows in tables[score].groupby("ability", sort=True):
+            write_frame(plots / folder / f"{ability}.csv", rows.drop(columns="ability"))
