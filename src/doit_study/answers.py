@@ -12,10 +12,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from math_verify import LatexExtractionConfig
-from math_verify import parse as math_parse
-from math_verify import verify as math_verify
-
 from doit_study.schema import AnswerKind
 
 LETTERS = "ABCD"
@@ -191,7 +187,6 @@ def parse_fill(text: str) -> str | None:
 
 # ---- maths ----
 
-_LATEX = [LatexExtractionConfig()]
 _TRAILING_WORDS = re.compile(r"[\u4e00-\u9fff]+[。.!]?$")  # a unit after the value: 平方厘米, 个, 元
 
 
@@ -241,10 +236,14 @@ def math_value(answer: str) -> list | None:
     text = _TRAILING_WORDS.sub("", text).strip()
     if not text:
         return None
+    # math-verify brings sympy (a quarter of a second on 2 cores): imported when a maths answer is read
+    from math_verify import LatexExtractionConfig
+    from math_verify import parse as math_parse
+
     if "$" in text or "\\boxed" in text:
         parsed = math_parse(text)
     else:
-        parsed = math_parse(f"${text}$", extraction_config=_LATEX)
+        parsed = math_parse(f"${text}$", extraction_config=[LatexExtractionConfig()])
         if not _has_math(parsed):
             parsed = math_parse(text)
     return parsed if _has_math(parsed) else None
@@ -257,8 +256,10 @@ def parse_math(text: str) -> list | None:
 
 def math_equivalent(predicted: str, gold_answer: str) -> bool:
     """The model's final answer and the gold answer are mathematically equal (math-verify)."""
+    from math_verify import verify
+
     left, right = parse_math(predicted), math_value(final_answer(gold_answer))
-    return bool(left and right and math_verify(right, left))
+    return bool(left and right and verify(right, left))
 
 
 PARSERS = {

@@ -48,8 +48,22 @@ PRELOAD = (
     "pydantic",
     "yaml",
     "tqdm",
+    "pandas",
+    "scipy.stats",
+    "sklearn.linear_model",
 )
-DISTRIBUTIONS = ("torch", "transformers", "accelerate", "safetensors", "tokenizers", "mlflow", "math-verify")
+DISTRIBUTIONS = (
+    "torch",
+    "transformers",
+    "accelerate",
+    "safetensors",
+    "tokenizers",
+    "mlflow",
+    "math-verify",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+)
 IDLE_SECONDS = int(os.environ.get("DOIT_STUDY_WARM_IDLE", "300"))  # then the server exits
 START_SECONDS = 180  # the server's imports, on a slow machine
 # set per stage or per job (DVC, Slurm, submitit, the GPUs a job is given); read at run time only
