@@ -2,8 +2,10 @@
 (`python -X importtime stages/<stage>.py ...`, no warm server) and warm (`python -m doit_study.warm
 ...` with the server already up), side by side in one run. Prints JSON per stage: cold wall time,
 the cold run's imports (the sum of `-X importtime`'s top-level entries, lazy imports during the stage
-included), the stage's own work (cold wall minus interpreter start-up and imports) and the warm
-run's fixed cost (warm wall minus that work).
+included), the stage's own work (cold wall minus interpreter start-up and imports), the warm run's
+fixed cost (warm wall minus that work; 0 when the warm run beats the cold run's work, which also
+pays first-call costs the server has paid), and the warm path's time to reach the stage's main()
+(`--help` through the server: client, fork, the stage module's imports).
 
     python bench/stage_startup.py --workspace DIR [--stages evaluate@s-curated-n4 train@... ...]
 
@@ -61,7 +63,10 @@ def measure(root: Path, command: str, repeats: int) -> dict:
         imports.append(_imports(stderr))
     _run([sys.executable, "-m", "doit_study.warm", *script], root, env)  # the server is up
     warm = [_run([sys.executable, "-m", "doit_study.warm", *script], root, env)[0] for _ in range(repeats)]
-    cold_s, imports_s, warm_s = (statistics.median(v) for v in (cold, imports, warm))
+    # the warm path up to the stage's main(): client, fork, the stage module's imports, argparse
+    help_argv = [sys.executable, "-m", "doit_study.warm", script[0], "--help"]
+    started = [_run(help_argv, root, env)[0] for _ in range(repeats)]
+    cold_s, imports_s, warm_s, start_s = (statistics.median(v) for v in (cold, imports, warm, started))
     work = max(cold_s - interpreter - imports_s, 0.0)
     return {
         "cold_s": round(cold_s, 2),
@@ -70,6 +75,7 @@ def measure(root: Path, command: str, repeats: int) -> dict:
         "cold_fixed_s": round(cold_s - work, 2),
         "warm_s": round(warm_s, 2),
         "warm_fixed_s": round(max(warm_s - work, 0.0), 2),
+        "warm_to_main_s": round(start_s, 2),
     }
 
 

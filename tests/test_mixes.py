@@ -135,3 +135,14 @@ def test_a_continuous_curve_is_read_with_its_seed_noise_and_no_chance_level():
     block["noise"] = {"seeds": 0.6}  # the whole rise is within noise
     rule = ability_rules(sensitivity, VOLUMES, floor=4, tolerance=0.02)["math"]
     assert rule["rule"] == "floor" and "does not rise" in rule["reason"]
+
+
+def test_a_data_sensitivity_within_noise_is_floored_whatever_the_curve_looks_like():
+    sensitivity = _sensitivity()
+    interval = {"defined": True, "low": -0.01, "high": 0.05, "level": 0.95, "excludes_zero": False}
+    sensitivity["reasoning"]["acc"]["data"]["interval"] = interval
+    rule = ability_rules(sensitivity, VOLUMES, floor=4, tolerance=0.02)["reasoning"]
+    assert rule["rule"] == "floor" and rule["analysis_class"] == "data-biased"
+    assert rule["reason"] == "data sensitivity within noise: its 95% interval [-0.01, 0.05] includes zero"
+    interval |= {"low": 0.01, "excludes_zero": True}  # beyond noise: the curve decides (still rising)
+    assert ability_rules(sensitivity, VOLUMES, floor=4, tolerance=0.02)["reasoning"]["rule"] == "scale"

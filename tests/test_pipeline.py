@@ -96,8 +96,10 @@ def test_every_setting_is_evaluated_and_gathered(smoke_runs):
     assert len(rows) == 1 + len(settings) * (10 + 12)  # header, valid and test rows per setting
     assert (root / "metrics/plots/overall.csv").is_file()
     assert len(list((root / "metrics/plots/abilities").glob("*.csv"))) == 12
+    assert len(list((root / "metrics/plots/abilities_continuous").glob("*.csv"))) == 12
     sh("dvc", "plots", "show", "-o", "plots-html", cwd=root)
-    assert "Overall score against data volume" in (root / "plots-html/index.html").read_text(encoding="utf-8")
+    page = (root / "plots-html/index.html").read_text(encoding="utf-8")
+    assert "Overall test accuracy against items per ability" in page and "seed_max" in page
 
 
 def test_mlflow_runs_hold_validation_curves_and_the_best_checkpoint(smoke_runs):
@@ -121,15 +123,22 @@ def test_analysis_writes_fits_features_regression_and_report(smoke_runs):
     sensitivity = json.loads((root / "metrics/sensitivity.json").read_text(encoding="utf-8"))
     assert set(sensitivity) >= {"math", "code", "ood_radicals"}
     for entry in sensitivity.values():  # smoke: three sizes and two volumes, so both fits exist
-        assert entry["param"]["defined"] and entry["data"]["defined"] and "class" in entry
-        assert len(entry["param"]["curve"]["x"]) == 3 and len(entry["data"]["curve"]["x"]) == 2
+        assert entry["score"] in ("acc", "continuous") and entry["class"] == entry[entry["score"]]["class"]
+        for score in ("acc", "continuous"):
+            block = entry[score]
+            assert block["param"]["defined"] and block["data"]["defined"]
+            assert len(block["param"]["curve"]["x"]) == 3 and len(block["data"]["curve"]["x"]) == 2
+            assert block["seeds_per_point"] == [1, 2]  # the two seed-1 replicates of the smoke profile
+            assert "interval" in block["data"] and "epochs" in block["noise"]
     features = json.loads((root / "metrics/features.json").read_text(encoding="utf-8"))
-    assert set(features["complexity"]) == {"math", "code"} and set(features["cross"]) == {"math", "code"}
+    assert set(features["acc"]["complexity"]) == {"math", "code"} == set(features["acc"]["cross"])
     regression = json.loads((root / "metrics/regression.json").read_text(encoding="utf-8"))
-    assert regression["complexity_vs_param"]["defined"] is False  # two abilities: no line to test
-    assert "fewer than three" in regression["complexity_vs_param"]["reason"]
+    for score in ("acc", "continuous"):  # two abilities: no line to test
+        assert regression[score]["complexity_vs_param"]["defined"] is False
+        assert "fewer than three" in regression[score]["complexity_vs_param"]["reason"]
     report = (root / "metrics/report.md").read_text(encoding="utf-8")
-    assert "## Sensitivities" in report and "fig7_features.png" in report
+    assert "## What is distinguishable from noise" in report and "fig7_features.png" in report
+    assert "## Sensitivities on each score" in report and "<figcaption>" in report
     assert (root / "metrics/report.html").is_file() and (root / "metrics/figures/fig1_overall.png").is_file()
 
 

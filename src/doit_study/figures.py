@@ -46,9 +46,9 @@ def _scaling_axes(axes, table: pd.DataFrame, y: str) -> None:
     axes.set_xlabel("items per ability")
 
 
-def _legend(figure) -> None:
+def _legend(figure, where: str = "outside lower center") -> None:
     handles, labels = figure.axes[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=8, frameon=False)
+    figure.legend(handles, labels, loc=where, ncols=len(labels), fontsize=8, frameon=False)
 
 
 def overall_figure(table: pd.DataFrame):
@@ -74,7 +74,7 @@ def abilities_figure(tables: Mapping[str, pd.DataFrame], score: str):
         if names:
             figure.supxlabel("items per ability", fontsize=9)
             figure.supylabel(SCORE_LABELS[score], fontsize=9)
-            _legend(figure)
+            _legend(figure, "outside upper center")
 
     return draw
 

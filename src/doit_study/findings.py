@@ -80,20 +80,18 @@ def effect_sentences(sensitivity: Mapping[str, dict], level: str) -> list[str]:
     return lines
 
 
-def carried(entry: Mapping, axis: str) -> str:
-    """One set's finding on one axis: the guidance score's verdict, its SNR, and the other score's."""
+def set_findings(name: str, entry: Mapping) -> str:
+    """One set: its class on the score the guidance reads, and each sensitivity's verdict on both."""
     score = entry["score"]
     other = next(s for s in SCORES if s != score)
+
+    def verdicts(block: Mapping) -> str:
+        return f"size {verdict(block.get('param', {}))}, data {verdict(block.get('data', {}))}"
+
     main = entry[score]
-    text = f"{verdict(main.get(axis, {}))} on the {SCORES[score]} (SNR {number(main.get('snr'))})"
-    return f"{text}; {verdict(entry[other].get(axis, {}))} on the {SCORES[other]}"
-
-
-def set_findings(name: str, entry: Mapping) -> str:
-    return (
-        f"{display_name(name)}: {entry['class']} on the {SCORES[entry['score']]}; "
-        f"size {carried(entry, 'param')}; data {carried(entry, 'data')}"
-    )
+    read = f"read on the {SCORES[score]} (SNR {number(main.get('snr'))})"
+    besides = f"on the {SCORES[other]}: {verdicts(entry[other])}"
+    return f"{display_name(name)}: {entry['class']}, {read}: {verdicts(main)}; {besides}"
 
 
 def regression_cell(fits: Mapping[str, Mapping], key: str) -> str:
@@ -147,9 +145,8 @@ def run_limits(sensitivity: Mapping[str, dict], sizes: int, volumes: int, seeds:
             "Every grid point has one seed: the intervals resample items only, and no seed noise is known."
         )
     else:
-        limits.append(
-            f"Grid points have {min(seeds)} to {max(seeds)} seeds; intervals resample items and seeds."
-        )
+        counts = f"{min(seeds)}" if min(seeds) == max(seeds) else f"{min(seeds)} to {max(seeds)}"
+        limits.append(f"Grid points have {counts} seeds; the intervals resample items and seeds together.")
     undefined = sorted(name for name, e in sensitivity.items() if e["continuous"].get("snr") is None)
     if undefined:
         limits.append(

@@ -35,7 +35,7 @@ def no_gain(
     return None
 
 
-def _rule(label: str, ns: list[int], ys: list[float], chance, floor: int, tolerance: float) -> dict:
+def _rule(label: str, ns: list[int], ys: list[float], chance, floor: int, tolerance: float, interval) -> dict:
     def rule(kind: str, n: int | None, reason: str) -> dict:
         return {"class": label, "rule": kind, "n": n, "reason": reason}
 
@@ -45,6 +45,10 @@ def _rule(label: str, ns: list[int], ys: list[float], chance, floor: int, tolera
         return rule("scale", None, "not classified")
     if len(ns) < 2:
         return rule("scale", None, "one data volume: no curve to read")
+    if interval.get("defined") and not interval["excludes_zero"]:  # no gain from data beyond noise
+        band = f"[{interval['low']:.3g}, {interval['high']:.3g}]"
+        reason = f"data sensitivity within noise: its {interval['level']:.0%} interval {band} includes zero"
+        return {"class": "resistant", "analysis_class": label, "rule": "floor", "n": floor, "reason": reason}
     flat = no_gain(ns, ys, chance, tolerance)
     if flat:  # a falling or flat curve is no plateau: data does not help this ability
         return {"class": "resistant", "analysis_class": label, "rule": "floor", "n": floor, "reason": flat}
@@ -64,8 +68,9 @@ def ability_rules(
     floor: int,
     tolerance: float,
 ) -> dict[str, dict]:
-    """Per ability: `floor` (resistant, or a data curve that falls or stays flat), `cap` (a rising
-    curve that levels off at n items per ability) or `scale`, with the reason, read on the score
+    """Per ability: `floor` (resistant, a data sensitivity within noise, or a data curve that falls
+    or stays flat), `cap` (a rising curve that levels off at n items per ability) or `scale`, with
+    the reason, read on the score
     the analysis chose for it (`score`: the higher signal-to-noise). `tolerance` is in accuracy;
     a continuous curve is read with its seed noise instead (its units are not accuracy's). An
     ability the analysis could not classify is scaled, and says so."""
@@ -83,7 +88,9 @@ def ability_rules(
         )
         label = entry.get("class", "undefined")
         band = tolerance if score == "acc" else block["noise"]["seeds"]
-        found = _rule(label, [n for n, _ in points], [y for _, y in points], block.get("random"), floor, band)
+        interval = block["data"].get("interval", {})
+        ns, ys = [n for n, _ in points], [y for _, y in points]
+        found = _rule(label, ns, ys, block.get("random"), floor, band, interval)
         rules[ability] = {"score": score} | found
     return rules
 
