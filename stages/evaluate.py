@@ -27,13 +27,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--predictions", required=True, help="metrics/predictions/<setting>")
     args = parser.parse_args(argv)
     params = load_group(args.params, "evaluate")
+    instructions = load_group(args.params, "prompting").model_dump()
     require_tracking_server()  # the scores are logged at the end: fail now, not after scoring
     valid = read_scorable(Path(args.annotated) / "valid", params.valid_per_ability)
     test = read_scorable(Path(args.annotated) / "test")
     questions = read_benchmarks(Path(args.benchmarks))
 
     evaluated = evaluate_setting(
-        args.setting, Path(args.checkpoints), valid, test, questions, params, Path(args.params)
+        args.setting, Path(args.checkpoints), valid, test, questions, params, Path(args.params), instructions
     )
     with atomic_dir(args.predictions) as tmp:
         write_setting_predictions(Path(tmp), evaluated)

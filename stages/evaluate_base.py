@@ -15,9 +15,9 @@ from doit_study.io import atomic_dir, write_json
 from doit_study.modeling import load_causal_lm, load_tokenizer, parameter_count, placed_for_inference
 from doit_study.results import overall, split_metrics
 from doit_study.scorecard import (
-    budget_metrics,
     read_benchmarks,
     score_test_and_benchmarks,
+    test_metrics,
     write_test_predictions,
 )
 
@@ -38,13 +38,21 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(0)
     model = load_causal_lm(args.base, dtype=config.dtype, device_map=params.device_map)
     model, tokenizer = placed_for_inference(model, params.device_map), load_tokenizer(args.base)
+    instructions = load_group(args.params, "prompting").model_dump() if params.cot_prompting else None
     results = score_test_and_benchmarks(
-        model, tokenizer, test, questions, config, params.shots, params.benchmark_batch, f"base {args.size}"
+        model,
+        tokenizer,
+        test,
+        questions,
+        config,
+        params.shots,
+        params.benchmark_batch,
+        f"base {args.size}",
+        instructions,
     )
     metrics = {"overall": overall(results.summary), "parameters": parameter_count(model)}
     metrics |= split_metrics("test", results.summary)
-    metrics |= {f"benchmark.{key}": value for key, value in results.benchmark_scores.items()}
-    metrics |= budget_metrics(results.budgets)
+    metrics |= test_metrics(results)
     with atomic_dir(args.predictions) as tmp:
         write_test_predictions(Path(tmp), results)
     write_json(args.metrics, dict(sorted(metrics.items())))

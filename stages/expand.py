@@ -7,6 +7,7 @@ from pathlib import Path
 
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
+from doit_study.designs import chain_targets, task_order, task_pools
 from doit_study.io import DataError, atomic_dir, read_items, sha256_file, write_items, write_json
 from doit_study.schema import ABILITIES, SYNTHETIC_TYPE
 from doit_study.subsets import build_pools, check_sizes, materialise, plan_subsets, pool_order
@@ -19,6 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subsets", required=True, help="subset directory to write (data/subsets)")
     args = parser.parse_args(argv)
     params = load_group(args.params, "expand")
+    prompting = load_group(args.params, "prompting")
     train_dir = Path(args.annotated) / "train"
     train = {path.stem: read_items(path) for path in sorted(train_dir.glob("*.jsonl"))}
     pools, shortfall = build_pools(train, params.pool, params.seed)
@@ -28,15 +30,17 @@ def main(argv: list[str] | None = None) -> None:
     if params.synthetic_n_per_ability and not available.get(SYNTHETIC_TYPE):
         message = "the source has no synthetic pool (set it to [] for this source)"
         raise DataError(args.params, message, None, "expand.synthetic_n_per_ability")
-    plan = plan_subsets(
-        params.n_per_ability,
-        params.single_ability_n,
-        params.mixes,
-        available,
-        params.synthetic_n_per_ability,
-        available.get(SYNTHETIC_TYPE, 0),
-    )
-    check_sizes(plan, available, args.params)
+    by_task = task_pools(pools)
+    order = None
+    if params.task_counts.counts:
+        try:
+            order = task_order(pools, params.seed, params.task_counts.held_out)
+            plan = plan_subsets(params, available | {t: len(v) for t, v in by_task.items()}, order)
+        except ValueError as error:
+            raise DataError(args.params, str(error), None, "expand.task_counts") from None
+    else:
+        plan = plan_subsets(params, available, None)
+    check_sizes(plan, available | {t: len(v) for t, v in by_task.items()}, args.params)
 
     with atomic_dir(args.expanded) as expanded_tmp, atomic_dir(args.subsets) as subsets_tmp:
         for name, items in pools.items():
@@ -44,23 +48,20 @@ def main(argv: list[str] | None = None) -> None:
         index = {}
         for subset in plan:
             path = Path(subsets_tmp) / f"{subset.name}.jsonl"
-            write_items(path, materialise(subset, pools))
+            items = materialise(subset, pools | by_task)
+            if subset.factors.get("cot_ratio") is not None:
+                items = chain_targets(items, subset.factors["cot_ratio"], prompting.direct, prompting.cot)
+            write_items(path, items)
             index[subset.name] = {
                 "kind": subset.kind,
                 "sizes": subset.sizes,
                 "total": sum(subset.sizes.values()),
                 "sha256": sha256_file(path),
-            }
-        write_json(
-            Path(subsets_tmp) / "index.json",
-            {
-                "pools": {
-                    name: available[name] for name in [*ABILITIES, SYNTHETIC_TYPE] if name in available
-                },
-                "pool_shortfall": shortfall,
-                "subsets": index,
-            },
-        )
+            } | subset.factors
+        pool_sizes = {name: available[name] for name in [*ABILITIES, SYNTHETIC_TYPE] if name in available}
+        tasks = {"trained": order.trained, "held_out": order.held_out} if order else None
+        record = {"pools": pool_sizes, "pool_shortfall": shortfall, "subsets": index, "tasks": tasks}
+        write_json(Path(subsets_tmp) / "index.json", record)
     print(f"expand: {sum(available.values())} pool items, {len(plan)} subsets written to {args.subsets}")
 
 

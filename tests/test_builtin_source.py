@@ -181,12 +181,23 @@ def test_ood_sets_use_material_no_ability_uses():
         material
         for name, builders in BUILDERS.items()
         if not name.startswith("ood_")
-        for material, _ in builders
+        for material, _, _ in builders
     }
     ood_materials = {
-        material for name, builders in BUILDERS.items() if name.startswith("ood_") for material, _ in builders
+        material
+        for name, builders in BUILDERS.items()
+        if name.startswith("ood_")
+        for material, _, _ in builders
     }
     assert ood_materials and not ood_materials & materials
+
+
+def test_every_item_names_its_task_family_inside_its_ability(built):
+    _, items = built
+    tasks = {name: {item.task for item in found} for name, found in items.items()}
+    assert tasks["code"] == {"code/humaneval", "code/list-tasks"}
+    assert tasks["role_play"] == {"role_play/chat", "role_play/monarchs", "role_play/idiom-teacher"}
+    assert all(task.split("/")[0] == name for name, found in tasks.items() for task in found)
 
 
 def test_generators_stop_when_they_run_out(tmp_path):

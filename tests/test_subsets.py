@@ -2,11 +2,27 @@ import random
 
 import pytest
 
-from doit_study.config import MixParams
+from doit_study.config import ExpandParams, MixParams
 from doit_study.io import DataError
 from doit_study.schema import ABILITIES
 from doit_study.subsets import build_pools, check_sizes, materialise, mix_sizes, plan_subsets
 from tests.conftest import make
+
+
+def _expand(n_per_ability, single_n=8, synthetic=(), **designs) -> ExpandParams:
+    """Expand params with these subsets and no FLAN or LIMIT subsets unless given."""
+    return ExpandParams(
+        seed=0,
+        pool=dict.fromkeys(ABILITIES, 20),
+        n_per_ability=list(n_per_ability),
+        single_ability_n=single_n,
+        synthetic_n_per_ability=list(synthetic),
+        mixes={},
+        task_counts=designs.get("task_counts", {"counts": [], "per_task": 4, "total": None, "held_out": 0}),
+        cot=designs.get("cot", {"ratios": []}),
+        style=designs.get("style", {"open": ["creative_writing"], "ratios": [], "totals": []}),
+    )
+
 
 TABLE1_POOLS = {
     "biology": 1042,
@@ -31,7 +47,7 @@ def _train(n=20):
 
 def test_subsets_are_nested_prefixes():
     pools, _ = build_pools(_train(), dict.fromkeys(ABILITIES, 20), seed=3)
-    plan = plan_subsets([1, 4, 16], 8, {}, dict.fromkeys(ABILITIES, 20), [], 0)
+    plan = plan_subsets(_expand([1, 4, 16]), dict.fromkeys(ABILITIES, 20), None)
     made = {s.name: [i.id for i in materialise(s, pools)] for s in plan}
     assert set(made["curated-n1"]) < set(made["curated-n4"]) < set(made["curated-n16"])
     assert set(made["only-math-n8"]) <= set(made["curated-n16"])
@@ -77,7 +93,7 @@ def test_fill_with_an_odd_remainder_keeps_the_total():
 
 
 def test_n_larger_than_the_pool_is_an_error():
-    plan = plan_subsets([1, 64], 8, {}, dict.fromkeys(ABILITIES, 20), [], 0)
+    plan = plan_subsets(_expand([1, 64]), dict.fromkeys(ABILITIES, 20), None)
     with pytest.raises(DataError, match="curated-n64 needs 64 biology items but the pool has 20"):
         check_sizes(plan, dict.fromkeys(ABILITIES, 20), "params.yaml")
 
@@ -93,7 +109,9 @@ def test_synthetic_pool_subsets_hold_ten_items_per_n():
     from doit_study.subsets import pool_order
 
     pools[SYNTHETIC_TYPE] = pool_order(train[SYNTHETIC_TYPE], 0, SYNTHETIC_TYPE)
-    plan = plan_subsets([1, 4], 8, {}, dict.fromkeys(ABILITIES, 20), [1, 4], 50)
+    plan = plan_subsets(
+        _expand([1, 4], synthetic=[1, 4]), dict.fromkeys(ABILITIES, 20) | {SYNTHETIC_TYPE: 50}, None
+    )
     made = {s.name: materialise(s, pools) for s in plan if s.kind == "synthetic"}
     assert {name: len(items) for name, items in made.items()} == {"synthetic-n1": 10, "synthetic-n4": 40}
     assert {i.id for i in made["synthetic-n1"]} < {i.id for i in made["synthetic-n4"]}

@@ -116,7 +116,7 @@ def annotate(
     counts: Counter = Counter(item.type for item, _ in candidates)
     drops: dict[str, Counter] = defaultdict(Counter)
     identified = [
-        (item if item.id else item.model_copy(update={"id": item_id(item)}), split)
+        (item.model_copy(update={"id": item.id or item_id(item), "task": item.task or item.type}), split)
         for item, split in candidates
     ]
     passed = []

@@ -9,7 +9,7 @@ import json
 import re
 from pathlib import Path
 
-from doit_study.config import Params, PretrainedModel, TinyShape
+from doit_study.config import Params, PretrainedModel, TinyShape, subset_names
 from doit_study.subsets import plan_subsets
 
 SIZE_NAME = re.compile(r"^(\d+(?:\.\d+)?)([bm])$", re.IGNORECASE)
@@ -40,20 +40,21 @@ def pretrained_parameters(name: str, spec: PretrainedModel) -> int:
     return int(float(found.group(1)) * (1e9 if found.group(2).lower() == "b" else 1e6))
 
 
+def task_count_items(expand) -> dict[str, int]:
+    """Items of every task-count subset, from the params alone (how many items a task has is known
+    only from the data): k x per_task, or the fixed total."""
+    counts = expand.task_counts
+    names = [n for n in subset_names(expand) if n.startswith("tasks-k")]
+    return {n: counts.total or int(n.split("-")[1][1:]) * counts.per_task for n in names}
+
+
 def compute_budget(params: Params, tokens_per_item: float, gpu_tflops: float, utilisation: float) -> dict:
     """Training FLOPs and GPU-hours per setting and in all (the derived mixes counted at their
     largest possible size: Reconstruct at the Baseline's total, Maximum at every pool)."""
     pools = dict(params.expand.pool)
     synthetic = max(params.expand.synthetic_n_per_ability, default=0) * 10
-    plan = plan_subsets(
-        params.expand.n_per_ability,
-        params.expand.single_ability_n,
-        params.expand.mixes,
-        pools,
-        params.expand.synthetic_n_per_ability,
-        synthetic,
-    )
-    items = {s.name: sum(s.sizes.values()) for s in plan}
+    plan = plan_subsets(params.expand, pools | {"general": synthetic}, None)
+    items = {s.name: sum(s.sizes.values()) for s in plan} | task_count_items(params.expand)
     sizes = {}
     for name, spec in params.foundation.sizes.items():
         if isinstance(spec, TinyShape):

@@ -13,6 +13,14 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from doit_study.design_params import (
+    CotParams,
+    JudgeParams,
+    OpenAnswers,
+    PromptingParams,
+    StyleParams,
+    TaskCountParams,
+)
 from doit_study.io import DataError, first_validation_error
 from doit_study.schema import ABILITIES
 
@@ -113,6 +121,9 @@ class ExpandParams(_Strict):
     # subsets of the second construction pool (10 x n items in all), when the source has one
     synthetic_n_per_ability: list[int]
     mixes: dict[str, MixParams]
+    task_counts: TaskCountParams  # FLAN (docs/designs.md)
+    cot: CotParams  # FLAN
+    style: StyleParams  # LIMIT
 
     @field_validator("pool")
     @classmethod
@@ -297,6 +308,9 @@ class EvaluateParams(_Strict):
     min_new_tokens: int = Field(ge=0)  # stop tokens are suppressed until an answer has this many tokens
     dtype: Literal["float32", "bfloat16", "float16"]  # of the weights while scoring
     device_map: Literal["auto"] | None  # auto: accelerate spreads a model over every GPU
+    # chain items also scored with prompting.direct and prompting.cot appended (FLAN's two promptings)
+    cot_prompting: bool
+    open_answers: OpenAnswers | None  # free answers to open-ended test items, for the judge (LIMIT)
 
 
 class BootstrapParams(_Strict):
@@ -325,6 +339,9 @@ class Thresholds(_Strict):
 class AnalysisParams(_Strict):
     """Group `analysis`: sensitivities, features and their regression."""
 
+    # which grid is fitted: doit (size x data volume of the uniform subsets of `pool`), flan (size x
+    # task count x chain-of-thought share) or limit (data volume x open-ended share); docs/designs.md
+    design: Literal["doit", "flan", "limit"]
     pool: str  # the construction pool whose size x volume grid is fitted
     thresholds: Thresholds
     bootstrap: BootstrapParams
@@ -385,6 +402,8 @@ class Params(_Strict):
     evaluate: EvaluateParams
     analysis: AnalysisParams
     mixes: MixesParams
+    prompting: PromptingParams
+    judge: JudgeParams
     dispatch: DispatchParams
 
     @model_validator(mode="after")
@@ -406,6 +425,7 @@ class Params(_Strict):
                 f"mixes.baseline: no setting in train.settings trains {baseline.subset} at {baseline.size}"
                 f" with seed {baseline.seed} (mixes.seed)"
             )
+        _designs_agree(self)
         points: dict[tuple[str, str, int], str] = {}
         for name, spec in self.train.settings.items():
             other = points.setdefault((spec.size, spec.subset, spec.seed), name)
@@ -414,11 +434,32 @@ class Params(_Strict):
         return self
 
 
+def _designs_agree(params: Params) -> None:
+    """The FLAN and LIMIT params against the rest (docs/designs.md)."""
+    unknown = [p for p in params.expand.style.open if p not in ABILITIES and p != "general"]
+    if unknown:
+        raise ValueError(f"expand.style.open: {unknown[0]!r} is neither an ability nor general")
+    judge = params.judge
+    for name in [*judge.settings, *([judge.compare_with] if judge.compare_with else [])]:
+        if name not in params.train.settings:
+            raise ValueError(f"judge: {name!r} is not a setting of train.settings")
+    if judge.local_size is not None and judge.local_size not in params.foundation.sizes:
+        raise ValueError(f"judge.local_size: {judge.local_size!r} is not one of foundation.sizes")
+    if judge.settings and params.evaluate.open_answers is None:
+        raise ValueError("evaluate.open_answers: required to judge settings (judge.settings)")
+    if params.analysis.design == "flan" and not params.expand.task_counts.counts:
+        raise ValueError("analysis.design: flan fits task-count subsets; expand.task_counts.counts is empty")
+    if params.analysis.design == "limit" and not params.expand.style.ratios:
+        raise ValueError("analysis.design: limit fits style subsets; expand.style.ratios is empty")
+
+
 SUBSET_NAMES = {  # kind -> name pattern of the subsets expand writes
     "uniform": "curated-n{n}",
     "single_ability": "only-{ability}-n{n}",
     "mix": "mix-{name}",
     "synthetic": "synthetic-n{n}",
+    "tasks": "tasks-k{k}",  # and -cot<percent> with expand.cot.ratios
+    "style": "style-o{percent}-n{total}",
 }
 
 
@@ -429,6 +470,16 @@ def subset_names(expand: ExpandParams) -> list[str]:
         *(SUBSET_NAMES["single_ability"].format(ability=a, n=expand.single_ability_n) for a in ABILITIES),
         *(SUBSET_NAMES["mix"].format(name=name) for name in sorted(expand.mixes)),
         *(SUBSET_NAMES["synthetic"].format(n=n) for n in expand.synthetic_n_per_ability),
+        *(
+            SUBSET_NAMES["tasks"].format(k=k) + ("" if r is None else f"-cot{round(100 * r)}")
+            for k in expand.task_counts.counts
+            for r in expand.cot.ratios or [None]
+        ),
+        *(
+            SUBSET_NAMES["style"].format(percent=round(100 * r), total=t)
+            for r in expand.style.ratios
+            for t in expand.style.totals
+        ),
     ]
 
 

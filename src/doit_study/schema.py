@@ -98,6 +98,9 @@ class Item(BaseModel):
     id: str | None = None
     answer_kind: AnswerKind | None = None
     source: Source | None = None
+    # the finer task family inside an ability ("code/humaneval"); the release's abilities are its
+    # tasks. Filled with the type by annotate when a source gives none. FLAN's task-count subsets.
+    task: str | None = None
 
     @field_validator("type")
     @classmethod

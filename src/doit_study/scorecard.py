@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from doit_study.benchmarks import Question, read_questions, score_benchmark
@@ -19,6 +19,7 @@ from doit_study.evaluation import (
     with_progress,
 )
 from doit_study.io import write_json_lines
+from doit_study.promptings import generate_open_answers, prompting_metrics, score_promptings
 from doit_study.schema import Item
 
 
@@ -31,6 +32,8 @@ class TestResults:
     benchmark_results: dict[int, list[dict]]
     benchmark_scores: dict[str, float]
     budgets: dict[str, dict]
+    promptings: dict[str, tuple[list[Prediction], dict]] = field(default_factory=dict)  # FLAN
+    open_answers: list[dict] = field(default_factory=list)  # LIMIT, for the judge
 
 
 def score_test_and_benchmarks(
@@ -42,7 +45,11 @@ def score_test_and_benchmarks(
     shots: Sequence[int],
     benchmark_batch: int,
     label: str,
+    instructions: dict[str, str] | None = None,
+    open_answers=None,
 ) -> TestResults:
+    """Test and benchmarks; with `instructions` (prompting.direct and .cot) the chain items again
+    under each, with `open_answers` (evaluate.open_answers) free answers to the open-ended items."""
     predictions = with_progress(f"{label} test", len(test), score_items, model, tokenizer, test, config)
     results, scores = {}, {}
     n_questions = sum(q.split == "test" for q in questions)
@@ -62,7 +69,18 @@ def score_test_and_benchmarks(
             scores[f"{suite}.{k}shot.acc"] = sum(r["correct"] for r in picked) / len(picked)
             scores[f"{suite}.{k}shot.continuous"] = math.fsum(r["continuous"] for r in picked) / len(picked)
     summary = summarise(test, predictions)
-    return TestResults(predictions, summary, results, scores, answer_budgets(tokenizer, test, config))
+    found = TestResults(predictions, summary, results, scores, answer_budgets(tokenizer, test, config))
+    if instructions:
+        found.promptings = score_promptings(model, tokenizer, test, config, instructions)
+    if open_answers:
+        found.open_answers = generate_open_answers(model, tokenizer, test, config, open_answers)
+    return found
+
+
+def test_metrics(results: TestResults) -> dict[str, float | int]:
+    """What the test scoring adds to a metrics file beyond the sets: benchmarks, budgets, promptings."""
+    metrics = {f"benchmark.{key}": value for key, value in results.benchmark_scores.items()}
+    return metrics | budget_metrics(results.budgets) | prompting_metrics(results.promptings)
 
 
 def budget_metrics(budgets: dict[str, dict]) -> dict[str, float | int]:
@@ -83,3 +101,7 @@ def write_test_predictions(folder: Path, results: TestResults) -> None:
     write_json_lines(folder / "test.jsonl", (p.to_json() for p in results.predictions))
     for shots, rows in results.benchmark_results.items():
         write_json_lines(folder / f"benchmarks-{shots}shot.jsonl", rows)
+    for name, (predictions, _) in results.promptings.items():
+        write_json_lines(folder / f"test-{name}.jsonl", (p.to_json() for p in predictions))
+    if results.open_answers:
+        write_json_lines(folder / "open.jsonl", results.open_answers)

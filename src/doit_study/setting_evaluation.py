@@ -16,6 +16,7 @@ from doit_study.checkpoints import load_checkpoint
 from doit_study.evaluation import Prediction, scoring_config
 from doit_study.io import DataError, write_json, write_json_lines
 from doit_study.modeling import load_tokenizer
+from doit_study.promptings import prompting_metrics
 from doit_study.results import in_domain_mean, select_best_epoch, setting_metrics
 from doit_study.schema import Item
 from doit_study.scorecard import (
@@ -65,8 +66,10 @@ def evaluate_setting(
     questions: list,
     params,
     params_path: Path,
+    instructions: dict[str, str] | None = None,
 ) -> SettingEvaluation:
-    """`params`: the evaluate group (its file, for errors that name a field)."""
+    """`params`: the evaluate group (its file, for errors that name a field); `instructions`: the
+    prompting group's, when chain items are scored under both promptings (evaluate.cot_prompting)."""
     record = read_run_record(checkpoints)
     by_epoch = {c["epoch"]: c for c in record["checkpoints"]}
     base = Path(record["base_model"]["path"])
@@ -95,16 +98,29 @@ def evaluate_setting(
     model, tokenizer = load_checkpoint(path, base, config.dtype, params.device_map), load_tokenizer(path)
     label = f"{setting} epoch {best}"
     results = score_test_and_benchmarks(
-        model, tokenizer, test, questions, config, params.shots, params.benchmark_batch, label
+        model,
+        tokenizer,
+        test,
+        questions,
+        config,
+        params.shots,
+        params.benchmark_batch,
+        label,
+        instructions if params.cot_prompting else None,
+        params.open_answers,
     )
-    metrics = setting_metrics(
-        best,
-        scored[best][1],
-        results.summary,
-        results.benchmark_scores,
-        record["params"]["parameters"],
-        record["params"]["examples"],
-    ) | budget_metrics(results.budgets)
+    metrics = (
+        setting_metrics(
+            best,
+            scored[best][1],
+            results.summary,
+            results.benchmark_scores,
+            record["params"]["parameters"],
+            record["params"]["examples"],
+        )
+        | budget_metrics(results.budgets)
+        | prompting_metrics(results.promptings)
+    )
     return SettingEvaluation(best, by_epoch[best], scored, results, metrics, params.min_epoch)
 
 

@@ -7,19 +7,21 @@ subset, the Baseline mix contains every smaller uniform subset, and so on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from doit_study.config import SUBSET_NAMES, MixParams
+from doit_study.config import SUBSET_NAMES, ExpandParams, MixParams
+from doit_study.designs import TaskOrder, style_sizes, task_count_sizes, water_fill
 from doit_study.io import DataError
 from doit_study.options import rng_for
-from doit_study.schema import ABILITIES, Item
+from doit_study.schema import ABILITIES, SYNTHETIC_TYPE, Item
 
 
 @dataclass(frozen=True)
 class Subset:
     name: str
-    sizes: dict[str, int]  # items taken from each pool (a prefix)
-    kind: str  # uniform | single_ability | mix | synthetic
+    sizes: dict[str, int]  # items taken from each pool (a prefix); tasks' pools for `tasks` subsets
+    kind: str  # uniform | single_ability | mix | synthetic | tasks | style
+    factors: dict = field(default_factory=dict)  # task_count, cot_ratio, open_ratio (docs/designs.md)
 
 
 def pool_order(items: list[Item], seed: int, name: str) -> list[Item]:
@@ -52,50 +54,43 @@ def mix_sizes(mix: MixParams, available: dict[str, int]) -> dict[str, int]:
         sizes |= dict.fromkeys(others, mix.others_n)
     else:
         remaining = max(0, mix.total - sum(sizes.values()))
-        open_ = sorted(others, key=lambda a: (available[a], ABILITIES.index(a)))
-        while open_:
-            share = remaining // len(open_)
-            if available[open_[0]] <= share:  # this pool is too small: take all of it and re-share
-                ability = open_.pop(0)
-                sizes[ability] = available[ability]
-                remaining -= available[ability]
-                continue
-            extra = remaining - share * len(open_)
-            for ability in sorted(open_, key=ABILITIES.index):
-                sizes[ability] = share + (1 if extra > 0 else 0)
-                extra -= 1
-            break
+        sizes |= water_fill(remaining, {a: available[a] for a in others})
     return {a: sizes[a] for a in ABILITIES}
 
 
-def plan_subsets(
-    n_per_ability: list[int],
-    single_ability_n: int,
-    mixes: dict[str, MixParams],
-    available: dict[str, int],
-    synthetic_n: list[int],
-    synthetic_available: int,
-) -> list[Subset]:
+def plan_subsets(expand: ExpandParams, available: dict[str, int], order: TaskOrder | None) -> list[Subset]:
+    """Every subset the params ask for. `available`: pool sizes by ability, `general` (the
+    synthetic pool) and task; `order`: the task order, when task-count subsets are asked for."""
     names = SUBSET_NAMES
     plan = [
-        Subset(names["uniform"].format(n=n), dict.fromkeys(ABILITIES, n), "uniform") for n in n_per_ability
+        Subset(names["uniform"].format(n=n), dict.fromkeys(ABILITIES, n), "uniform")
+        for n in expand.n_per_ability
     ]
+    n = expand.single_ability_n
     plan += [
-        Subset(
-            names["single_ability"].format(ability=a, n=single_ability_n),
-            {a: single_ability_n},
-            "single_ability",
-        )
-        for a in ABILITIES
+        Subset(names["single_ability"].format(ability=a, n=n), {a: n}, "single_ability") for a in ABILITIES
     ]
     plan += [
         Subset(names["mix"].format(name=k), mix_sizes(mix, available), "mix")
-        for k, mix in sorted(mixes.items())
+        for k, mix in sorted(expand.mixes.items())
     ]
-    if synthetic_available:
+    if available.get(SYNTHETIC_TYPE):
         plan += [
-            Subset(names["synthetic"].format(n=n), {"general": 10 * n}, "synthetic") for n in synthetic_n
+            Subset(names["synthetic"].format(n=n), {SYNTHETIC_TYPE: 10 * n}, "synthetic")
+            for n in expand.synthetic_n_per_ability
         ]
+    counts = expand.task_counts
+    for k in counts.counts if order else []:  # the task order comes from the data
+        sizes = task_count_sizes(order, k, counts.per_task, counts.total, available)
+        for ratio in expand.cot.ratios or [None]:
+            name = names["tasks"].format(k=k) + ("" if ratio is None else f"-cot{round(100 * ratio)}")
+            plan.append(Subset(name, sizes, "tasks", {"task_count": k, "cot_ratio": ratio}))
+    style = expand.style
+    for ratio in style.ratios:
+        for total in style.totals:
+            name = names["style"].format(percent=round(100 * ratio), total=total)
+            sizes = style_sizes(total, ratio, style.open, available)
+            plan.append(Subset(name, sizes, "style", {"open_ratio": ratio}))
     return plan
 
 

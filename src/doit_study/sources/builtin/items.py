@@ -15,32 +15,41 @@ from doit_study.schema import Item
 from doit_study.sources.builtin import dialogue, ethics, knowledge, language, problems
 from doit_study.sources.builtin.material import read_snapshot
 
-# ability -> builders, interleaved round-robin; (material, builder) reads a snapshot, (None, builder)
-# is a pure generator.
-BUILDERS: dict[str, list[tuple[str | None, Callable]]] = {
-    "biology": [(None, knowledge.build_biology)],
-    "history": [("dynasties", knowledge.build_history)],
-    "code": [("humaneval", problems.build_humaneval), (None, problems.build_list_tasks)],
-    "creative_writing": [("idioms", language.build_creative_writing)],
-    "chinese": [("idioms", language.build_chinese)],
+# ability -> builders (material, builder, task), interleaved round-robin; a builder with material
+# reads a snapshot, one without is a pure generator. Each builder is one task family of its ability
+# (`Item.task`, FLAN's unit of task count).
+BUILDERS: dict[str, list[tuple[str | None, Callable, str]]] = {
+    "biology": [(None, knowledge.build_biology, "biology/genetics")],
+    "history": [("dynasties", knowledge.build_history, "history/reigns")],
+    "code": [
+        ("humaneval", problems.build_humaneval, "code/humaneval"),
+        (None, problems.build_list_tasks, "code/list-tasks"),
+    ],
+    "creative_writing": [("idioms", language.build_creative_writing, "creative_writing/idiom-sentences")],
+    "chinese": [("idioms", language.build_chinese, "chinese/idioms")],
     "understanding": [
-        ("chatterbot", dialogue.build_chat_understanding),
-        ("hsk", dialogue.build_hsk_understanding),
+        ("chatterbot", dialogue.build_chat_understanding, "understanding/chat"),
+        ("hsk", dialogue.build_hsk_understanding, "understanding/hsk"),
     ],
     "role_play": [
-        ("chatterbot", dialogue.build_chat_role_play),
-        ("dynasties", knowledge.build_monarch_role_play),
-        ("idioms", language.build_idiom_teacher),
+        ("chatterbot", dialogue.build_chat_role_play, "role_play/chat"),
+        ("dynasties", knowledge.build_monarch_role_play, "role_play/monarchs"),
+        ("idioms", language.build_idiom_teacher, "role_play/idiom-teacher"),
     ],
-    "reasoning": [(None, problems.build_reasoning)],
-    "math": [("maths", problems.build_math)],
-    "ethics": [(None, ethics.build_ethics)],
+    "reasoning": [(None, problems.build_reasoning, "reasoning/puzzles")],
+    "math": [("maths", problems.build_math, "math/chalkbase")],
+    "ethics": [(None, ethics.build_ethics, "ethics/conduct")],
     # out-of-domain test sets: material no training ability uses
-    "ood_radicals": [("characters", language.build_ood_radicals)],
-    "ood_pinyin": [("characters", language.build_ood_pinyin)],
+    "ood_radicals": [("characters", language.build_ood_radicals, "ood_radicals")],
+    "ood_pinyin": [("characters", language.build_ood_pinyin, "ood_pinyin")],
 }
 OOD_SETS = ("ood_radicals", "ood_pinyin")
 MAX_ATTEMPTS_PER_ITEM = 20  # generators with few distinct outputs must end, not spin
+
+
+def _with_task(items: Iterator[Item], task: str) -> Iterator[Item]:
+    for item in items:
+        yield item.model_copy(update={"task": task})
 
 
 def _interleave(streams: list[Iterator[Item]]) -> Iterator[Item]:
@@ -78,13 +87,14 @@ def build_builtin_items(
     built = {}
     for name in tqdm(sorted(counts), desc="build items", unit="ability"):
         streams = []
-        for material, builder in BUILDERS[name]:
+        for material, builder, task in BUILDERS[name]:
             rng = rng_for(seed, f"{name}:{builder.__name__}")
             if material is None:
-                streams.append(builder(rng))
+                stream = builder(rng)
             else:
                 if material not in cache:
                     cache[material] = read_snapshot(raw_dir, material)
-                streams.append(partial(builder, cache[material])(rng, versions[material]))
+                stream = partial(builder, cache[material])(rng, versions[material])
+            streams.append(_with_task(stream, task))
         built[name] = _unique(_interleave(streams), counts[name])
     return built
