@@ -11,7 +11,14 @@ from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
 from doit_study.figures import draw_figures
 from doit_study.io import DataError, atomic_dir, read_json, read_json_lines, write_json
-from doit_study.scaling import features_on_scores, item_frame, sensitivities
+from doit_study.scaling import (
+    DESIGNS,
+    design_records,
+    features_on_scores,
+    item_frame,
+    judged_items,
+    sensitivities,
+)
 from doit_study.schema import ABILITIES
 from doit_study.study_table import read_frame, read_study
 
@@ -22,22 +29,35 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plots", required=True, help="metrics/plots")
     parser.add_argument("--predictions", required=True, help="metrics/predictions")
     parser.add_argument("--foundations", required=True, help="metrics/foundations")
+    parser.add_argument("--subsets-index", required=True, help="data/subsets/index.json (held-out tasks)")
+    parser.add_argument("--judge", required=True, help="metrics/judge (judgements per setting)")
     parser.add_argument("--out", required=True, help="metrics (sensitivity/features/regression JSON)")
     parser.add_argument("--figures", required=True, help="metrics/figures")
     args = parser.parse_args(argv)
     params = load_group(args.params, "analysis")
+    kind, factors = DESIGNS[params.design]
     study = read_study(args.study)
     test = study[study["split"] == "test"]
-    grid = test[(test["kind"] == "uniform") & (test["pool"] == params.pool)]
+    grid = test[(test["kind"] == kind) & ((test["pool"] == params.pool) | (kind != "uniform"))]
     single = test[test["kind"] == "single_ability"]
     predictions = Path(args.predictions)
+    held_out = (read_json(Path(args.subsets_index)).get("tasks") or {}).get("held_out", [])
     records = {
-        name: [record for _, record in read_json_lines(predictions / name / "test.jsonl")]
+        name: design_records(
+            [record for _, record in read_json_lines(predictions / name / "test.jsonl")],
+            held_out,
+            judged_items(Path(args.judge), name),
+        )
         for name in sorted(set(grid["setting"]) | set(single["setting"]))
     }
     epochs = {name: read_json(predictions / name / "epochs.json") for name in sorted(set(grid["setting"]))}
     sensitivity = sensitivities(
-        grid, item_frame(records), epochs, params.bootstrap.model_dump(), params.thresholds.model_dump()
+        grid,
+        item_frame(records),
+        epochs,
+        params.bootstrap.model_dump(),
+        params.thresholds.model_dump(),
+        factors,
     )
     sizes = sorted(single["size"].unique())
     if len(sizes) > 1:

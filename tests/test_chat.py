@@ -50,3 +50,21 @@ def test_prompt_ends_with_the_assistant_token(tokenizer):
 
 def test_add_chat_tokens_is_idempotent(tokenizer):
     assert add_chat_tokens(tokenizer) == 0
+
+
+def test_the_saved_chat_template_prompts_as_the_stages_do(tokenizer, tmp_path):
+    from transformers import AutoTokenizer
+
+    messages = [
+        Message(role="user", content="你好，请介绍一下自己。"),
+        Message(role="assistant", content="我是助手。"),
+        Message(role="user", content="再说一遍。"),
+        Message(role="assistant", content="好的。"),
+    ]
+    tokenizer.save_pretrained(tmp_path)
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    as_dicts = [m.model_dump() for m in messages[:-1]]
+    templated = loaded.apply_chat_template(
+        as_dicts, add_generation_prompt=True, tokenize=True, return_dict=True
+    )
+    assert templated["input_ids"] == encode_prompt(tokenizer, messages)

@@ -87,7 +87,7 @@ def test_config_refuses_a_judge_without_open_answers_and_unknown_names():
 
     params = load_params(REPO / "profiles/smoke.yaml").model_dump()
     params["judge"] |= {"settings": ["s-curated-n4"], "local_size": "l"}
-    with pytest.raises(ValidationError, match="evaluate.open_answers: required"):
+    with pytest.raises(ValidationError, match=r"evaluate\.open_answers: required"):
         Params.model_validate(params)
     params["evaluate"]["open_answers"] = {"length_factor": 2.0, "max_new_tokens": 32}
     params["judge"]["compare_with"] = "nope"

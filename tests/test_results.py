@@ -87,7 +87,11 @@ def test_setting_metrics_are_flat_and_complete():
 def test_study_rows_carry_the_factors_of_the_setting():
     index = {"subsets": {"curated-n16": {"kind": "uniform", "total": 160}}}
     factors = subset_factors("curated-n16", index)
-    assert factors == {"pool": "curated", "n_per_ability": 16, "data_volume": 160, "kind": "uniform"}
+    assert factors == {"pool": "curated", "n_per_ability": 16, "data_volume": 160, "kind": "uniform"} | {
+        "task_count": None,
+        "cot_ratio": None,
+        "open_ratio": None,
+    }
     test = _summary(["math", "ood_x"], lambda name: 0.1)
     metrics = setting_metrics(2, _summary(["math"], lambda n: 0.2), test, {}, 99, 160)
     rows = study_rows("m-curated-n16-seed1", {"size": "m", "seed": 1}, factors, metrics)

@@ -16,14 +16,20 @@ def undefined(reason: str) -> dict:
     return {"defined": False, "reason": reason}
 
 
-def fit_log_linear(xs: Sequence[float], ys: Sequence[float]) -> dict:
+def transform(xs: Sequence[float], scale: str) -> np.ndarray:
+    """A factor's values as fitted: log for counts and sizes, as they are for shares (a share of
+    0, like no chain-of-thought data, has no logarithm)."""
+    return np.log(xs) if scale == "log" else np.asarray(xs, dtype=float)
+
+
+def fit_log_linear(xs: Sequence[float], ys: Sequence[float], scale: str = "log") -> dict:
     """ACC = alpha * log(x) + alpha * c, fitted by least squares on log(x): alpha (the sensitivity),
-    the intercept (alpha * c), c, R^2 and alpha's standard error."""
+    the intercept (alpha * c), c, R^2 and alpha's standard error. With scale "linear", on x itself."""
     from scipy import stats
 
     if len(xs) != len(ys):
         raise ValueError("xs and ys differ in length")
-    if any(x <= 0 for x in xs):
+    if scale == "log" and any(x <= 0 for x in xs):
         return undefined("a scale of zero or less has no logarithm")
     if len(set(xs)) < 2:
         return undefined(f"fewer than two distinct scales ({sorted(set(xs))})")
@@ -38,7 +44,7 @@ def fit_log_linear(xs: Sequence[float], ys: Sequence[float]) -> dict:
             "points": len(xs),
             "note": "constant scores: no trend, R^2 undefined",
         }
-    fit = stats.linregress(np.log(xs), ys)
+    fit = stats.linregress(transform(xs, scale), ys)
     stderr = float(fit.stderr) if len(xs) > 2 else None  # two points fit exactly: no error estimate
     return {
         "defined": True,
@@ -51,9 +57,9 @@ def fit_log_linear(xs: Sequence[float], ys: Sequence[float]) -> dict:
     }
 
 
-def averaged_curve(scores: Mapping[tuple[float, float], float], axis: int) -> tuple[list[float], list[float]]:
-    """Scores keyed by (model size N, data volume D) averaged over the other factor: the curve
-    along `axis` (0: N, 1: D) as sorted (xs, ys)."""
+def averaged_curve(scores: Mapping[tuple, float], axis: int) -> tuple[list[float], list[float]]:
+    """Scores keyed by factor values (model size N, data volume D, ...) averaged over the other
+    factors: the curve along `axis` (0: N, 1: D, ...) as sorted (xs, ys)."""
     groups: dict[float, list[float]] = {}
     for key, value in scores.items():
         groups.setdefault(key[axis], []).append(value)
@@ -67,6 +73,7 @@ def bootstrap_alpha(
     replicates: int,
     seed: int,
     level: float = 0.95,
+    scale: str = "log",
 ) -> dict:
     """Percentile interval of alpha from resampling test items and seeds together. `runs[key]` holds
     one per-item score list per seed of that point. A replicate draws one set of items for every
@@ -81,7 +88,7 @@ def bootstrap_alpha(
         return undefined("no test items")
     keys = sorted(arrays)
     xs = sorted({key[axis] for key in keys})
-    check = fit_log_linear(xs, list(range(len(xs))))
+    check = fit_log_linear(xs, list(range(len(xs))), scale)
     if not check["defined"]:
         return undefined(check["reason"])
     rng = random.Random(seed)
@@ -93,7 +100,7 @@ def bootstrap_alpha(
         drawn = seeds.integers(per_seed.shape[0], size=(replicates, per_seed.shape[0]))
         scores[key] = per_seed[drawn, np.arange(replicates)[:, None]].mean(axis=1)
     ys = np.stack([np.mean([scores[k] for k in keys if k[axis] == x], axis=0) for x in xs], axis=1)
-    logs = np.log(xs) - np.log(xs).mean()
+    logs = transform(xs, scale) - transform(xs, scale).mean()
     alphas = (ys - ys.mean(axis=1, keepdims=True)) @ logs / (logs @ logs)  # least-squares slopes
     tail = (1 - level) / 2
     low, high = np.quantile(alphas, [tail, 1 - tail])

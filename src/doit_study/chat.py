@@ -17,6 +17,15 @@ END_OF_TURN = "<eot>"
 PAD_TOKEN = "<pad>"
 CHAT_TOKENS = (USER_TOKEN, ASSISTANT_TOKEN, END_OF_TURN)
 IGNORE_INDEX = -100  # labels with this value carry no loss (the PyTorch / transformers convention)
+# The same format as a Jinja chat template, saved with the tokenizer, so that standard tools
+# (`transformers chat`, `transformers serve`, vLLM) prompt these models as the stages do; a system
+# message is a user turn (the format has no system role). tests/test_chat.py checks the equality.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'assistant' %}" + ASSISTANT_TOKEN + "{% else %}" + USER_TOKEN + "{% endif %}"
+    "{{ message['content'] }}" + END_OF_TURN + "{% endfor %}"
+    "{% if add_generation_prompt %}" + ASSISTANT_TOKEN + "{% endif %}"
+)
 
 
 def add_chat_tokens(tokenizer) -> int:

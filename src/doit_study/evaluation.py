@@ -72,6 +72,7 @@ class Prediction:
     parsed_from: str | None = None  # letters and true/false: "text" or "logits"
     option_logprobs: dict[str, float] | None = None  # letters and true/false: first-token scores
     task: str | None = None  # the item's task (FLAN's unseen tasks are read from it)
+    chance: float | None = None  # a random guess's expected score on this item
     gold_nll: float | None = None  # the gold answer's mean negative log-likelihood per token
     continuous: float | None = None  # the continuous score of the gold (doit_study.continuous)
     family: str | None = None  # which continuous score: option | margin | bytes
@@ -309,7 +310,10 @@ def score_items(
         if members:
             scored = score(model, tokenizer, [items[i] for i in members], config, progress)
             predictions |= dict(zip(members, scored, strict=True))
-    return [replace(predictions[i], task=items[i].task) for i in range(len(items))]
+    return [
+        replace(predictions[i], task=items[i].task, chance=random_baseline(items[i]))
+        for i in range(len(items))
+    ]
 
 
 def random_baseline(item: Item) -> float:

@@ -215,9 +215,8 @@ class LocalJudge:
         from doit_study.schema import Message
 
         if getattr(self.tokenizer, "chat_template", None):
-            return list(
-                self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-            )
+            found = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)
+            return list(found["input_ids"])
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
         turns = [m for m in messages if m["role"] != "system"]
         first = f"{system}\n\n{turns[0]['content']}" if system else turns[0]["content"]
@@ -243,3 +242,42 @@ class LocalJudge:
                 self.model, ids, [self.max_tokens] * len(ids), stops, pad, self.batch_size
             )
         return [self.tokenizer.decode(tokens, skip_special_tokens=True) for tokens in outputs]
+
+
+def comparisons_for(answers: Sequence[dict], others: Sequence[dict] | None) -> list[Comparison]:
+    """A setting's open answers against the reference answers, or against another setting's
+    answers to the same items (matched by id; an item the other setting lacks is an error)."""
+    if others is None:
+        return [Comparison(a["id"], a["question"], a["output"], a["reference"]) for a in answers]
+    by_id = {row["id"]: row["output"] for row in others}
+    missing = [a["id"] for a in answers if a["id"] not in by_id]
+    if missing:
+        raise ValueError(f"the setting compared with has no answer to item {missing[0]}")
+    return [Comparison(a["id"], a["question"], a["output"], by_id[a["id"]]) for a in answers]
+
+
+def summarise_judgements(records: Sequence[dict], types: Sequence[str], bootstrap) -> dict:
+    """The win rate with its interval over every judged item, and per set."""
+    found = {
+        "all": win_rate(
+            [r["outcome"] for r in records], bootstrap.replicates, bootstrap.seed, bootstrap.level
+        )
+    }
+    for name in sorted(set(types)):
+        picked = [r["outcome"] for r, t in zip(records, types, strict=True) if t == name]
+        found[name] = win_rate(picked, bootstrap.replicates, bootstrap.seed, bootstrap.level)
+    return found
+
+
+def flat_metrics(setting: str, summary: dict) -> dict[str, float | int]:
+    """`<setting>.<set>.win_rate`, `.win_rate_low`, `.win_rate_high` and the counts, for DVC."""
+    metrics = {}
+    for name, entry in summary.items():
+        prefix = f"{setting}.{name}"
+        for key in ("win_rate", *SCORE, "unparsable", "judged", "items"):
+            if entry.get(key) is not None:
+                metrics[f"{prefix}.{key}"] = entry[key]
+        if entry["interval"]["defined"]:
+            metrics[f"{prefix}.win_rate_low"] = entry["interval"]["low"]
+            metrics[f"{prefix}.win_rate_high"] = entry["interval"]["high"]
+    return metrics

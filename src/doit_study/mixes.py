@@ -82,13 +82,14 @@ def ability_rules(
         }
         score = entry["score"]
         block = entry[score]
-        curve = block["data"].get("curve", {"x": [], "score": []})
+        data = block.get("data", {})  # no data-volume factor (the FLAN grid): no curve to read
+        curve = data.get("curve", {"x": [], "score": []})
         points = sorted(
             (volume_to_n[x], y) for x, y in zip(curve["x"], curve["score"], strict=True) if x in volume_to_n
         )
         label = entry.get("class", "undefined")
         band = tolerance if score == "acc" else block["noise"]["seeds"]
-        interval = block["data"].get("interval", {})
+        interval = data.get("interval", {})
         ns, ys = [n for n, _ in points], [y for _, y in points]
         found = _rule(label, ns, ys, block.get("random"), floor, band, interval)
         rules[ability] = {"score": score} | found

@@ -47,8 +47,16 @@ def new_tiny_llama(shape: TinyLlama, tokenizer, seed: int):
     import torch
     from transformers import LlamaForCausalLM
 
+    from doit_study.chat import END_OF_TURN
+
     torch.manual_seed(seed)
-    return LlamaForCausalLM(tiny_llama_config(shape, len(tokenizer), tokenizer))
+    model = LlamaForCausalLM(tiny_llama_config(shape, len(tokenizer), tokenizer))
+    # an assistant turn ends at the end-of-turn token: servers and `generate` stop there too
+    model.generation_config.eos_token_id = [
+        tokenizer.convert_tokens_to_ids(END_OF_TURN),
+        tokenizer.eos_token_id,
+    ]
+    return model
 
 
 def with_lora(model, r: int, alpha: int, dropout: float, target_modules: list[str]):

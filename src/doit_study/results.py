@@ -88,7 +88,11 @@ def subset_factors(name: str, index: Mapping) -> dict:
         per_ability: int | None = int(n)
     else:
         pool, per_ability = name, None
-    return {"pool": pool, "n_per_ability": per_ability, "data_volume": entry["total"], "kind": entry["kind"]}
+    found = {"pool": pool, "n_per_ability": per_ability, "data_volume": entry["total"], "kind": entry["kind"]}
+    return found | {factor: entry.get(factor) for factor in DESIGN_FACTORS}
+
+
+DESIGN_FACTORS = ("task_count", "cot_ratio", "open_ratio")  # FLAN's and LIMIT's (docs/designs.md)
 
 
 # the study table's columns and their types (metrics/study.csv; empty cells are missing values)
@@ -101,6 +105,9 @@ STUDY_COLUMNS = {
     "kind": "string",
     "n_per_ability": "Int64",  # none for a mix
     "data_volume": "int64",
+    "task_count": "Int64",  # FLAN: tasks trained (none outside task-count subsets)
+    "cot_ratio": "float64",  # FLAN: share of chain items trained with their chain
+    "open_ratio": "float64",  # LIMIT: open-ended share of the data
     "best_epoch": "int64",
     "split": "string",
     "ability": "string",
@@ -129,7 +136,7 @@ def study_rows(setting: str, spec: Mapping, factors: Mapping, metrics: Mapping) 
                 "size": spec["size"],
                 "seed": spec["seed"],
                 "parameters": metrics["parameters"],
-                **{k: factors[k] for k in ("pool", "kind", "n_per_ability", "data_volume")},
+                **{k: factors[k] for k in ("pool", "kind", "n_per_ability", "data_volume", *DESIGN_FACTORS)},
                 "best_epoch": metrics["best_epoch"],
                 "split": split,
                 "ability": ability,

@@ -11,7 +11,9 @@ set's seed noise: a continuous sensitivity is read in noise units. Without seeds
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,10 +28,26 @@ from doit_study.analysis import (
     normalise,
 )
 from doit_study.continuous import ability_family
+from doit_study.judge import SCORE
 from doit_study.replicates import decision_accuracy, pooled_sd, signal, signal_to_noise
+from doit_study.study_table import JUDGE, UNSEEN
 
 SCORES = ("acc", "continuous")
-AXES = ("param", "data")
+AXES = ("param", "data")  # the DoIT grid's factors: the classes and Figure 7 read these two
+# every factor a design can fit: its name in the outputs, its column in the study table, its scale
+FACTORS = {
+    "param": ("parameters", "log"),
+    "data": ("data_volume", "log"),
+    "tasks": ("task_count", "log"),
+    "cot": ("cot_ratio", "linear"),
+    "open": ("open_ratio", "linear"),
+}
+# per design: which subsets form its grid and which factors are fitted (docs/designs.md)
+DESIGNS = {
+    "doit": ("uniform", ("param", "data")),
+    "flan": ("tasks", ("param", "tasks", "cot")),
+    "limit": ("style", ("param", "data", "open")),
+}
 
 
 def item_frame(predictions: Mapping[str, Sequence[Mapping]]) -> pd.DataFrame:
@@ -59,9 +77,35 @@ def item_frame(predictions: Mapping[str, Sequence[Mapping]]) -> pd.DataFrame:
     return frame.sort_values(["setting", "ability", "item"], kind="stable").reset_index(drop=True)
 
 
-def _runs(items: pd.DataFrame, grid: pd.DataFrame, ability: str, score: str) -> dict | str:
-    """(parameters, data volume) -> one per-item score array per seed (items in id order), or why
-    there are none. Every setting must have scored the same items: they are paired across settings."""
+def judged_items(folder: Path, setting: str) -> list[dict]:
+    """A judged setting's items as prediction records of the set `judge`: a win scores 1, a tie or
+    inconsistent orders 0.5, a loss 0; items whose verdict could not be read are left out."""
+    path = folder / f"{setting}.jsonl"
+    if not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        {"type": JUDGE, "id": row["id"], "correct": SCORE[row["outcome"]], "continuous": None}
+        for row in rows
+        if row["outcome"] in SCORE
+    ]
+
+
+def design_records(records: list[dict], held_out: Sequence[str], judged: list[dict]) -> list[dict]:
+    """A setting's test records with the design sets added: each item of a held-out task again as
+    an item of `unseen_tasks` (accuracy only: its families differ), and the judged items."""
+    unseen = [
+        r | {"type": UNSEEN, "continuous": None, "family": None} for r in records if r.get("task") in held_out
+    ]
+    return [*records, *unseen, *judged]
+
+
+def _runs(
+    items: pd.DataFrame, grid: pd.DataFrame, ability: str, score: str, factors: Sequence[str]
+) -> dict | str:
+    """Factor values (parameters, data volume, ...) -> one per-item score array per seed (items in
+    id order), or why there are none. Every setting must have scored the same items: they are
+    paired across settings."""
     scored = items[(items["ability"] == ability) & items[score].notna()]
     runs: dict[tuple[float, float], list[np.ndarray]] = {}
     ids = None
@@ -71,7 +115,7 @@ def _runs(items: pd.DataFrame, grid: pd.DataFrame, ability: str, score: str) -> 
             ids = list(mine["item"])
         elif list(mine["item"]) != ids:
             return f"{row.setting} scored other {ability} items than the other settings"
-        key = (float(row.parameters), float(row.data_volume))
+        key = tuple(float(getattr(row, FACTORS[f][0])) for f in factors)
         runs.setdefault(key, []).append(mine[score].to_numpy(dtype=float))
     if not ids:
         return f"no {score} scores"
@@ -93,27 +137,31 @@ def _epoch_noise(epochs: Mapping[str, Mapping], settings: Sequence[str], ability
     return pooled_sd(groups)
 
 
-def _decisions(means: Mapping[tuple[float, float], float]) -> float | None:
-    """Decision accuracy over pairs of data volumes: the smallest model size against the largest."""
-    sizes = sorted({n for n, _ in means})
+def _decisions(means: Mapping[tuple, float], factors: Sequence[str]) -> float | None:
+    """Decision accuracy over pairs of grid points that differ in the other factors (data volumes,
+    task counts, ...): the smallest model size against the largest."""
+    if factors[0] != "param":
+        return None
+    sizes = sorted({key[0] for key in means})
     if len(sizes) < 2:
         return None
-    small = {d: v for (n, d), v in means.items() if n == sizes[0]}
-    large = {d: v for (n, d), v in means.items() if n == sizes[-1]}
+    small = {key[1:]: v for key, v in means.items() if key[0] == sizes[0]}
+    large = {key[1:]: v for key, v in means.items() if key[0] == sizes[-1]}
     return decision_accuracy(small, large)
 
 
-def score_scaling(runs: Mapping, bootstrap: Mapping) -> dict:
-    """One set on one score: the fits with their intervals, seed noise, signal, SNR, decisions."""
+def score_scaling(runs: Mapping, bootstrap: Mapping, factors: Sequence[str] = AXES) -> dict:
+    """One set on one score: the fit along each factor with its interval, seed noise, signal, SNR,
+    decisions. `runs` are keyed by the factors' values in this order."""
     means = {key: float(np.mean([run.mean() for run in seeds])) for key, seeds in runs.items()}
     entry: dict = {}
-    for axis, name in enumerate(AXES):
+    for axis, name in enumerate(factors):
+        scale = FACTORS[name][1]
         xs, ys = averaged_curve(means, axis)
-        fit = fit_log_linear(xs, ys)
+        fit = fit_log_linear(xs, ys, scale) | {"scale": scale}
         if fit["defined"]:
-            interval = bootstrap_alpha(
-                runs, axis, bootstrap["replicates"], bootstrap["seed"], bootstrap["level"]
-            )
+            b = bootstrap
+            interval = bootstrap_alpha(runs, axis, b["replicates"], b["seed"], b["level"], scale)
             if interval["defined"]:
                 interval["excludes_zero"] = not interval["low"] <= 0 <= interval["high"]
             fit["interval"] = interval
@@ -124,7 +172,7 @@ def score_scaling(runs: Mapping, bootstrap: Mapping) -> dict:
         "noise": {"seeds": seeds},
         "signal": spread,
         "snr": signal_to_noise(spread, seeds),
-        "decision_accuracy": _decisions(means),
+        "decision_accuracy": _decisions(means, factors),
         "seeds_per_point": sorted({len(point) for point in runs.values()}),
     }
     return entry
@@ -136,10 +184,10 @@ def _unit(entry: Mapping, score: str) -> float | None:
     return 1.0 if score == "acc" else entry.get("noise", {}).get("seeds") or None
 
 
-def compare_sets(result: dict, score: str, thresholds: Mapping[str, float]) -> None:
+def compare_sets(result: dict, score: str, thresholds: Mapping[str, float], factors: Sequence[str]) -> None:
     """Normalised sensitivities (min-max over the sets, in comparable units), their intervals on
-    the same scale, and each set's class, written into `result[set][score]`."""
-    for axis in AXES:
+    the same scale, and each set's class (on the DoIT grid's two factors), in `result[set][score]`."""
+    for axis in factors:
         comparable = {}
         for name, entries in result.items():
             fit, unit = entries[score][axis], _unit(entries[score], score)
@@ -156,7 +204,7 @@ def compare_sets(result: dict, score: str, thresholds: Mapping[str, float]) -> N
     for entries in result.values():
         block = entries[score]
         block["class"] = classify(
-            block["param"].get("normalised"), block["data"].get("normalised"), thresholds
+            block.get("param", {}).get("normalised"), block.get("data", {}).get("normalised"), thresholds
         )
 
 
@@ -180,29 +228,31 @@ def sensitivities(
     epochs: Mapping[str, Mapping],
     bootstrap: Mapping,
     thresholds: Mapping[str, float],
+    factors: Sequence[str] = AXES,
 ) -> dict[str, dict]:
-    """Per set of the grid (test rows of the study table for one pool's uniform subsets): each
-    score's scaling, the class on each, the score the guidance reads (`score`) and its `class`."""
+    """Per set of the grid (test rows of the study table for one design's subsets): each score's
+    scaling along `factors`, the class on each, the score the guidance reads (`score`) and its
+    `class` (undefined outside the DoIT grid, whose two factors the classes read)."""
     result: dict[str, dict] = {}
     settings = sorted(grid["setting"].unique())
     for ability in sorted(grid["ability"].unique()):
         entries: dict = {}
         for score in SCORES:
-            runs = _runs(items, grid, ability, score)
+            runs = _runs(items, grid, ability, score, factors)
             if isinstance(runs, str):
-                entries[score] = {"defined": False, "reason": runs, "param": {}, "data": {}, "noise": {}}
+                entries[score] = {"defined": False, "reason": runs, "noise": {}} | {f: {} for f in factors}
                 continue
             block = {"random": _chance(grid, ability, score)}
             if score == "continuous":
                 mine = items[(items["ability"] == ability) & items["continuous"].notna()]
                 block["family"] = str(mine["family"].iloc[0])
-            block |= score_scaling(runs, bootstrap)
+            block |= score_scaling(runs, bootstrap, factors)
             block["items"] = len(next(iter(runs.values()))[0])
             block["noise"]["epochs"] = _epoch_noise(epochs, settings, ability, score, block.get("family"))
             entries[score] = block
         result[ability] = entries
     for score in SCORES:
-        compare_sets(result, score, thresholds)
+        compare_sets(result, score, thresholds, factors)
     for entries in result.values():
         chosen = guidance_score(entries)
         entries |= {"score": chosen, "class": entries[chosen]["class"]}

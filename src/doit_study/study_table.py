@@ -15,20 +15,46 @@ import pandas as pd
 
 from doit_study.io import DataError, atomic_file
 from doit_study.results import STUDY_COLUMNS, study_rows, subset_factors
+from doit_study.schema import display_name
 
 CURVE = ["series", "parameters", "n_per_ability", "data_volume"]  # one plot point per line and position on it
 SPREAD = ["seed_min", "seed_max", "seeds"]
 
 
+UNSEEN, JUDGE = "unseen_tasks", "judge"  # sets of the FLAN and LIMIT designs (docs/designs.md)
+
+
 def study_frame(
-    settings: Mapping[str, Mapping], index: Mapping, metrics: Mapping[str, Mapping]
+    settings: Mapping[str, Mapping],
+    index: Mapping,
+    metrics: Mapping[str, Mapping],
+    unseen: Mapping[str, dict | None] | None = None,
+    judged: Mapping[str, dict] | None = None,
 ) -> pd.DataFrame:
-    """settings: name -> {size, subset, seed}; metrics: name -> that setting's metrics file."""
+    """settings: name -> {size, subset, seed}; metrics: name -> that setting's metrics file;
+    unseen: name -> {acc, random} on the held-out tasks; judged: name -> {acc: its win rate}."""
     rows = []
     for name in sorted(settings):
         factors = subset_factors(settings[name]["subset"], index)
-        rows += study_rows(name, settings[name], factors, metrics[name])
+        found = study_rows(name, settings[name], factors, metrics[name])
+        rows += found
+        test = next(r for r in found if r["split"] == "test")
+        blank = {"acc": None, "random": None, "loss": None, "continuous": None, "continuous_random": None}
+        for ability, scores in ((UNSEEN, (unseen or {}).get(name)), (JUDGE, (judged or {}).get(name))):
+            if scores is not None:
+                rows.append(test | blank | {"ability": ability, "label": display_name(ability)} | scores)
     return pd.DataFrame(rows, columns=list(STUDY_COLUMNS)).astype(STUDY_COLUMNS)
+
+
+def unseen_scores(records: list[Mapping], held_out: list[str]) -> dict | None:
+    """Accuracy over the test items of the held-out tasks (every item once) and its chance level."""
+    picked = [r for r in records if r.get("task") in held_out]
+    if not picked:
+        return None
+    return {
+        "acc": sum(bool(r["correct"]) for r in picked) / len(picked),
+        "random": sum(r["chance"] for r in picked) / len(picked),
+    }
 
 
 def seed_points(frame: pd.DataFrame, value: str, by: list[str]) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from doit_study.chat import CHAT_TOKENS, PAD_TOKEN
+from doit_study.chat import CHAT_TEMPLATE, CHAT_TOKENS, PAD_TOKEN
 
 BOS_TOKEN = "<s>"
 EOS_TOKEN = "</s>"
@@ -29,10 +29,12 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenize
         show_progress=False,
     )
     backend.train_from_iterator(texts, trainer)
-    return PreTrainedTokenizerFast(
+    tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend,
         bos_token=BOS_TOKEN,
         eos_token=EOS_TOKEN,
         pad_token=PAD_TOKEN,
         additional_special_tokens=list(CHAT_TOKENS),
     )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
