@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         "continuous": {p.stem: read_frame(p) for p in sorted((plots / "abilities_continuous").glob("*.csv"))},
     }
     with atomic_dir(args.figures) as tmp:
-        names = draw_figures(Path(tmp), tables, sensitivity, feature, regressions)
+        names = draw_figures(Path(tmp), tables, sensitivity, feature, regressions, (params.design, study))
     print(
         f"analyse: {len(sensitivity)} sets on {len(feature)} scores, {len(names)} figures in {args.figures}"
     )

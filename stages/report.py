@@ -8,6 +8,7 @@ from pathlib import Path
 
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
+from doit_study.figures import DESIGN_PANELS, design_points
 from doit_study.findings import budget_limits, run_limits
 from doit_study.io import DataError, atomic_file, read_json, sha256_file, write_json
 from doit_study.mixes import DERIVED, mix_table
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mixes", required=True, help="data/mixes (derivation.json)")
     parser.add_argument("--mix-metrics", required=True, help="metrics/mixes (<mix>.json)")
     parser.add_argument("--raw-manifest", required=True, help="data/raw/manifest.json")
+    parser.add_argument("--judge", required=True, help="metrics/judge.json (the judged settings' win rates)")
     parser.add_argument("--table", required=True, help="metrics/mixes.json (the Table 3 analogue)")
     parser.add_argument("--report", required=True, help="metrics/report.md (report.html beside it)")
     args = parser.parse_args(argv)
@@ -74,6 +76,9 @@ def main(argv: list[str] | None = None) -> None:
         derivation=derivation,
         mix_table=table,
         level=f"{analysis.bootstrap.level:.0%} ",
+        design=analysis.design,
+        judge=read_json(Path(args.judge)),
+        design_points=design_points(study, analysis.design) if analysis.design in DESIGN_PANELS else None,
     )
     markdown = report_markdown(inputs)
     report = Path(args.report)

@@ -17,10 +17,26 @@ def test_every_profile_validates(path):
 
 
 def test_profiles_are_the_expected_ones():
-    assert {p.name for p in PROFILES} == {"params.yaml", "smoke.yaml", "smoke-release.yaml", "paper.yaml"}
+    assert {p.name for p in PROFILES} == {
+        "params.yaml",
+        "smoke.yaml",
+        "smoke-release.yaml",
+        "paper.yaml",
+        "flan.yaml",
+        "smoke-flan.yaml",
+        "limit.yaml",
+        "smoke-limit.yaml",
+    }
     paper = load_params(REPO / "profiles/paper.yaml")
     assert paper.data.source == "doit" and len(paper.data.doit.revision) == 40
     assert paper.expand.n_per_ability == [1, 4, 16, 64, 256, 1000]
+    for name, design in (
+        ("flan", "flan"),
+        ("smoke-flan", "flan"),
+        ("limit", "limit"),
+        ("smoke-limit", "limit"),
+    ):
+        assert load_params(REPO / f"profiles/{name}.yaml").analysis.design == design
 
 
 def test_unknown_key_names_file_line_and_field(tmp_path: Path):

@@ -161,15 +161,105 @@ def figure7(
     return draw
 
 
+# per design, the panels of its figure: (set, score, title); x is its first grid factor, one line per
+# model size and value of its second (docs/designs.md)
+DESIGN_PANELS = {
+    "flan": (
+        ("unseen_tasks", "acc", "held-out tasks, accuracy"),
+        ("math.direct", "continuous", "maths, direct prompting (continuous)"),
+        ("math.cot", "continuous", "maths, chain-of-thought prompting (continuous)"),
+    ),
+    "limit": (
+        ("overall", "acc", "benchmarks: overall test accuracy"),
+        ("judge", "acc", "model judge: win rate against the reference"),
+    ),
+}
+DESIGN_AXES = {
+    "flan": ("task_count", "cot_ratio", "tasks trained"),
+    "limit": ("data_volume", "open_ratio", "items"),
+}
+
+
+def design_points(study: pd.DataFrame, design: str) -> pd.DataFrame:
+    """The design grid's test scores per (set, size, x, line): seed mean, lowest and highest seed.
+    `overall` is the mean over a setting's test sets, as in its metrics."""
+    x, line, _ = DESIGN_AXES[design]
+    kind = {"flan": "tasks", "limit": "style"}[design]
+    test = study[(study["split"] == "test") & (study["kind"] == kind)]
+    sets = ~test["ability"].isin(["unseen_tasks", "judge"]) & ~test["ability"].str.contains(".", regex=False)
+    overall = (
+        test[sets]
+        .groupby(
+            [
+                c
+                for c in test.columns
+                if c not in ("ability", "label", "acc", "random", "loss", "continuous", "continuous_random")
+            ],
+            dropna=False,
+        )["acc"]
+        .mean()
+        .reset_index()
+    )
+    frame = pd.concat([test, overall.assign(ability="overall")], ignore_index=True)
+    keys = ["ability", "size", "parameters", x, line]
+    rows = []
+    for score in ("acc", "continuous"):
+        grouped = frame.dropna(subset=[score]).groupby(keys, dropna=False)[score]
+        part = grouped.agg(["mean", "min", "max", "count"]).reset_index().assign(score=score)
+        rows.append(part)
+    return pd.concat(rows, ignore_index=True).rename(columns={"count": "seeds"})
+
+
+def design_figure(points: pd.DataFrame, design: str):
+    x, line, label = DESIGN_AXES[design]
+
+    def draw(figure):
+        panels = DESIGN_PANELS[design]
+        for k, (name, score, title) in enumerate(panels):
+            axes = figure.add_subplot(1, len(panels), k + 1)
+            mine = points[(points["ability"] == name) & (points["score"] == score)]
+            for j, ((size, value), rows) in enumerate(
+                mine.sort_values(x).groupby(["size", line], sort=False, dropna=False)
+            ):
+                style = "-" if value in (None,) or pd.isna(value) or value > 0 else "--"
+                tag = f"{size}, {line.split('_')[0]} {value:g}" if not pd.isna(value) else size
+                axes.fill_between(rows[x], rows["min"], rows["max"], alpha=0.15, color=f"C{j}", lw=0)
+                axes.plot(rows[x], rows["mean"], style, marker="o", ms=3, color=f"C{j}", label=tag)
+            values = sorted(int(v) for v in points[x].dropna().unique())
+            axes.set_xscale("log", base=2)
+            axes.set_xticks(values, [str(v) for v in values])
+            axes.minorticks_off()
+            axes.set_title(title, fontsize=9)
+            axes.set_xlabel(label, fontsize=8)
+            axes.tick_params(labelsize=7)
+            if not len(mine):
+                axes.text(0.5, 0.5, "not measured", ha="center", transform=axes.transAxes, fontsize=8)
+        handles = {}
+        for axes in figure.axes:
+            handles |= dict(zip(*reversed(axes.get_legend_handles_labels()), strict=True))
+        figure.legend(
+            list(handles.values()),
+            list(handles),
+            loc="outside lower center",
+            ncols=4,
+            fontsize=7,
+            frameon=False,
+        )
+
+    return draw
+
+
 def draw_figures(
     folder: Path,
     tables: Mapping,
     sensitivity: Mapping[str, dict],
     features: Mapping[str, Mapping],
     regressions: Mapping[str, Mapping],
+    design: tuple[str, pd.DataFrame] | None = None,
 ) -> list[str]:
     """Write the PNGs into `folder`; return their file names. `tables`: the plot tables, `overall`
-    and per score (`acc`, `continuous`) one frame per set."""
+    and per score (`acc`, `continuous`) one frame per set; `design`: (flan or limit, the study
+    table) for that design's figure."""
     folder.mkdir(parents=True, exist_ok=True)
     figures = {
         "fig1_overall.png": (overall_figure(tables["overall"]), (6.0, 4.0)),
@@ -178,6 +268,9 @@ def draw_figures(
         "sensitivities.png": (sensitivities_figure(sensitivity), (9.0, 6.0)),
         "fig7_features.png": (figure7(sensitivity, features, regressions), (11.0, 7.5)),
     }
+    if design and design[0] in DESIGN_PANELS:
+        points = design_points(design[1], design[0])
+        figures[f"design_{design[0]}.png"] = (design_figure(points, design[0]), (11.0, 4.2))
     for name, (draw, size) in figures.items():
         _figure(folder / name, draw, size)
     return list(figures)

@@ -10,7 +10,26 @@ from collections.abc import Mapping, Sequence
 from doit_study.schema import display_name
 
 SCORES = {"acc": "accuracy", "continuous": "continuous score"}
-AXES = {"param": "model size", "data": "data volume"}
+AXES = {
+    "param": "model size",
+    "data": "data volume",
+    "tasks": "task count",
+    "cot": "chain-of-thought share",
+    "open": "open-ended share",
+}
+
+
+def fitted_axes(sensitivity: Mapping[str, dict]) -> list[str]:
+    """The factors this run fitted, in AXES order."""
+    found = {
+        axis
+        for e in sensitivity.values()
+        for block in e.values()
+        if isinstance(block, dict)
+        for axis in block
+    }
+    return [axis for axis in AXES if axis in found]
+
 
 # The paper's findings (Song et al., Sections 4.3 and 5), stated as the paper states them, each
 # with the sets of this run that speak to it.
@@ -63,7 +82,7 @@ def effect_counts(sensitivity: Mapping[str, dict]) -> dict[str, dict[str, tuple[
     """Per score and axis: (sets whose interval excludes zero, sets fitted)."""
     counts: dict[str, dict[str, tuple[int, int]]] = {}
     for score in SCORES:
-        for axis in AXES:
+        for axis in fitted_axes(sensitivity):
             fits = [e[score][axis] for e in sensitivity.values() if e[score].get(axis, {}).get("defined")]
             beyond = sum(f.get("interval", {}).get("excludes_zero", False) for f in fits)
             counts.setdefault(score, {})[axis] = (beyond, len(sensitivity))

@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from doit_study.findings import AXES as AXES_LABELS
 from doit_study.findings import (
     PAPER_FINDINGS,
     SCORES,
     effect_sentences,
     fit_cell,
+    fitted_axes,
     number,
     this_run,
 )
@@ -58,6 +60,9 @@ class ReportInputs:
     derivation: Mapping | None = None
     mix_table: Mapping | None = None
     level: str = field(default="")
+    design: str = "doit"
+    design_points: pd.DataFrame | None = None  # figures.design_points, for flan and limit
+    judge: Mapping[str, float] | None = None  # metrics/judge.json
 
 
 def table(rows: Sequence[Mapping], columns: Sequence[str]) -> list[str]:
@@ -74,6 +79,7 @@ def noise_section(inputs: ReportInputs) -> list[str]:
         "its seed noise); an effect whose interval includes zero is within noise.",
     ]
     rows = []
+    axes = fitted_axes(inputs.sensitivity)
     for name, entry in sorted(inputs.sensitivity.items()):
         main = entry[entry["score"]]
         rows.append(
@@ -82,18 +88,19 @@ def noise_section(inputs: ReportInputs) -> list[str]:
                 "read on": SCORES[entry["score"]],
                 "SNR accuracy": number(entry["acc"].get("snr")),
                 "SNR continuous": number(entry["continuous"].get("snr")),
-                "model size": fit_cell(main.get("param", {})),
-                "data volume": fit_cell(main.get("data", {})),
+            }
+            | {AXES_LABELS[a]: fit_cell(main.get(a, {})) for a in axes}
+            | {
                 "decision accuracy": number(main.get("decision_accuracy")),
-                "class": entry["class"] + (" (both within noise)" if _within_noise(main) else ""),
+                "class": entry["class"] + (" (all within noise)" if _within_noise(main, axes) else ""),
             }
         )
     return lines + table(rows, list(rows[0]) if rows else ["set"])
 
 
-def _within_noise(block: Mapping) -> bool:
-    """Neither sensitivity's interval excludes zero: a class read from such point estimates is noise."""
-    return not any(block.get(axis, {}).get("interval", {}).get("excludes_zero") for axis in ("param", "data"))
+def _within_noise(block: Mapping, axes: Sequence[str]) -> bool:
+    """No sensitivity's interval excludes zero: a class read from such point estimates is noise."""
+    return not any(block.get(axis, {}).get("interval", {}).get("excludes_zero") for axis in axes)
 
 
 def figures_section(figures: Sequence[str]) -> list[str]:
@@ -111,17 +118,20 @@ def figures_section(figures: Sequence[str]) -> list[str]:
 
 def scores_section(sensitivity: Mapping[str, dict], level: str) -> list[str]:
     lines = ["## Sensitivities on each score", ""]
-    lines.append(f"alpha per log N or log D, {level}interval from resampling test items and seeds together.")
+    lines.append(
+        f"alpha per log N or log D (per unit of a share), {level}interval from resampling test items and "
+        "seeds together."
+    )
+    axes = fitted_axes(sensitivity)
     for score, label in SCORES.items():
         rows = [
-            {
-                "set": display_name(name),
-                "model size": fit_cell(entry[score].get("param", {})),
-                "data volume": fit_cell(entry[score].get("data", {})),
-                "size, normalised": number(entry[score].get("param", {}).get("normalised")),
-                "data, normalised": number(entry[score].get("data", {}).get("normalised")),
-                "class": entry[score].get("class", "undefined"),
+            {"set": display_name(name)}
+            | {AXES_LABELS[a]: fit_cell(entry[score].get(a, {})) for a in axes}
+            | {
+                f"{AXES_LABELS[a]}, normalised": number(entry[score].get(a, {}).get("normalised"))
+                for a in axes
             }
+            | {"class": entry[score].get("class", "undefined")}
             for name, entry in sorted(sensitivity.items())
         ]
         lines += ["", f"### {label.capitalize()}", *table(rows, list(rows[0]) if rows else ["set"])]
@@ -203,14 +213,101 @@ def mixes_section(derivation: Mapping, mix_table: Mapping[str, Mapping]) -> list
     return lines + table(rows, ["mix", "items", *keys])
 
 
+DESIGN_TITLES = {
+    "flan": "FLAN: held-out score against task count, with and without chain of thought",
+    "limit": "LIMIT: benchmarks and a model judge against data size and style",
+}
+
+
+def judge_table(judge: Mapping[str, float]) -> list[str]:
+    """Per judged setting: its win rate against the reference with the interval, and every count,
+    unreadable verdicts included (they are reported, never scored)."""
+    settings = sorted({key.split(".all.")[0] for key in judge if ".all." in key})
+    rows = []
+    for name in settings:
+        get = {k.split(".all.")[1]: v for k, v in judge.items() if k.startswith(f"{name}.all.")}
+        rate = get.get("win_rate")
+        band = f" [{get['win_rate_low']:.3g}, {get['win_rate_high']:.3g}]" if "win_rate_low" in get else ""
+        counts = ["win", "tie", "inconsistent", "loss", "unparsable"]
+        rows.append(
+            {
+                "setting": name,
+                "win rate": f"{rate:.3g}{band}" if rate is not None else "none: no verdict read",
+            }
+            | {c: int(get.get(c, 0)) for c in counts}
+            | {"items": int(get.get("items", 0))}
+        )
+    intro = (
+        "Model judge, both orders per item (inconsistent orders count as ties; unreadable verdicts apart):"
+    )
+    return ["", intro, *table(rows, list(rows[0]))] if rows else []
+
+
+def design_section(inputs: ReportInputs) -> list[str]:
+    """The design grid's points (seed means with the lowest and highest seed) and each of its sets'
+    sensitivities along the design's factors, with their verdicts."""
+    from doit_study.figures import DESIGN_AXES, DESIGN_PANELS
+
+    x, line, label = DESIGN_AXES[inputs.design]
+    lines = [f"## {DESIGN_TITLES[inputs.design]}", ""]
+    lines.append(f'<figure><img src="figures/design_{inputs.design}.png" alt="{inputs.design}">')
+    lines.append(
+        f"<figcaption>{DESIGN_TITLES[inputs.design]}: x = {label} (log-2 axis), one line per model "
+        f"size and {line.replace('_', ' ')}, seed band; docs/designs.md.</figcaption></figure>"
+    )
+    rows = []
+    points = inputs.design_points
+    for name, score, title in DESIGN_PANELS[inputs.design]:
+        mine = points[(points["ability"] == name) & (points["score"] == score)] if points is not None else []
+        for row in mine.sort_values(["parameters", line, x]).itertuples() if len(mine) else []:
+            cell = f"{row.mean:.3g} [{row.min:.3g}, {row.max:.3g}]" if row.seeds > 1 else f"{row.mean:.3g}"
+            rows.append(
+                {
+                    "panel": title,
+                    "size": row.size,
+                    line: number(getattr(row, line)),
+                    label: number(getattr(row, x)),
+                    "seeds": row.seeds,
+                    "score": cell,
+                }
+            )
+    lines += (
+        table(rows, ["panel", "size", line, label, "seeds", "score"])
+        if rows
+        else ["", "Nothing measured.", ""]
+    )
+    if inputs.judge:
+        lines += judge_table(inputs.judge)
+    axes = [
+        a
+        for a in ("param", "data", "tasks", "cot", "open")
+        if any(a in e.get("acc", {}) for e in inputs.sensitivity.values())
+    ]
+    fits = []
+    for name in [n for n, _, _ in DESIGN_PANELS[inputs.design] if n in inputs.sensitivity]:
+        entry = inputs.sensitivity[name]
+        for score in SCORES:
+            fits.append(
+                {"set": display_name(name), "score": SCORES[score]}
+                | {AXES_LABELS[a]: fit_cell(entry[score].get(a, {})) for a in axes}
+            )
+    return lines + table(fits, ["set", "score", *(AXES_LABELS[a] for a in axes)]) if fits else lines
+
+
 def report_markdown(inputs: ReportInputs) -> str:
     lines = ["# DoIT study report", "", "## What was run", ""]
     lines += [f"- {key}: {value}" for key, value in inputs.provenance.items()]
-    lines += ["", *noise_section(inputs), *figures_section(inputs.figures)]
+    lines += ["", *noise_section(inputs)]
+    if inputs.design in DESIGN_TITLES:
+        lines += design_section(inputs)
+    lines += figures_section([f for f in inputs.figures if not f.startswith("design_")])
     lines += scores_section(inputs.sensitivity, inputs.level)
     lines += features_section(inputs.features, inputs.regressions)
     if inputs.derivation and inputs.mix_table:
         lines += mixes_section(inputs.derivation, inputs.mix_table)
+    if inputs.design != "doit":  # the DoIT paper's findings are about its own grid
+        lines += ["## What this run can and cannot show", "", *(f"- {limit}" for limit in inputs.limits)]
+        return "\n".join(lines) + "\n"
     rows = [
         {
             "topic": topic,

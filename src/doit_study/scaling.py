@@ -26,6 +26,7 @@ from doit_study.analysis import (
     features,
     fit_log_linear,
     normalise,
+    undefined,
 )
 from doit_study.continuous import ability_family
 from doit_study.judge import SCORE
@@ -118,7 +119,7 @@ def _runs(
         key = tuple(float(getattr(row, FACTORS[f][0])) for f in factors)
         runs.setdefault(key, []).append(mine[score].to_numpy(dtype=float))
     if not ids:
-        return f"no {score} scores"
+        return "no verdict of the judge could be read" if ability == JUDGE else f"no {score} scores"
     return runs
 
 
@@ -240,7 +241,8 @@ def sensitivities(
         for score in SCORES:
             runs = _runs(items, grid, ability, score, factors)
             if isinstance(runs, str):
-                entries[score] = {"defined": False, "reason": runs, "noise": {}} | {f: {} for f in factors}
+                fits = {f: undefined(runs) for f in factors}
+                entries[score] = {"defined": False, "reason": runs, "noise": {}} | fits
                 continue
             block = {"random": _chance(grid, ability, score)}
             if score == "continuous":

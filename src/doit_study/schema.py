@@ -51,6 +51,10 @@ DISPLAY_NAMES = {
     "ceval_urban_and_rural_planner_fshot": "C-Eval urban and rural planner (5-shot)",
     "ood_radicals": "OOD: radicals",
     "ood_pinyin": "OOD: pinyin",
+    "unseen_tasks": "Held-out tasks (FLAN)",
+    "judge": "Model judge win rate (LIMIT)",
+    "math.direct": "Maths, direct prompting",
+    "math.cot": "Maths, chain-of-thought prompting",
 }
 
 
