@@ -119,13 +119,17 @@ def dispatch_command(*flags: str) -> list[str]:
 def smoke_repros(tmp_path_factory) -> dict[str, tuple[Path, str]]:
     """Clean builds side by side, each (root, its output): the smoke study by `dvc repro` and again
     by the dispatch driver, two stages at once through submitit's local executor (independent
-    runs, compared byte for byte), and the release-format smoke study by `dvc repro`."""
-    profiles = {"first": "smoke", "second": "smoke", "release": "smoke-release"}
-    commands = {
-        "first": ["dvc", "repro"],
-        "second": dispatch_command("--executor", "local", "--jobs", "2"),
-        "release": ["dvc", "repro"],
+    runs, compared byte for byte), the release-format smoke study, and the FLAN and LIMIT designs'
+    smoke studies by `dvc repro`."""
+    profiles = {
+        "first": "smoke",
+        "second": "smoke",
+        "release": "smoke-release",
+        "flan": "smoke-flan",
+        "limit": "smoke-limit",
     }
+    commands = {name: ["dvc", "repro"] for name in profiles}
+    commands["second"] = dispatch_command("--executor", "local", "--jobs", "2")
     roots = {
         name: copy_without_outputs(REPO, tmp_path_factory.mktemp(name), REPO / f"profiles/{profile}.yaml")
         for name, profile in profiles.items()
@@ -164,3 +168,15 @@ def smoke_rerun(smoke_runs) -> Path:
 def release_run(smoke_repros) -> Path:
     """The whole pipeline on the release-format fixture (profiles/smoke-release.yaml)."""
     return smoke_repros["release"][0]
+
+
+@pytest.fixture(scope="session")
+def flan_run(smoke_repros) -> Path:
+    """FLAN's design on the smoke data (profiles/smoke-flan.yaml)."""
+    return smoke_repros["flan"][0]
+
+
+@pytest.fixture(scope="session")
+def limit_run(smoke_repros) -> Path:
+    """LIMIT's design on the smoke data, judged by the largest foundation (profiles/smoke-limit.yaml)."""
+    return smoke_repros["limit"][0]

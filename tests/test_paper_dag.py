@@ -36,6 +36,7 @@ def test_the_paper_profile_expands_to_the_papers_study(tmp_path):
         "benchmark": 1,
         "evaluate": 49,
         "evaluate_base": 3,
+        "judge": 1,  # judges nothing in this profile (judge.settings: [])
         "study": 1,
         "analyse": 1,
         "derive_mixes": 1,
@@ -49,8 +50,51 @@ def test_the_paper_profile_expands_to_the_papers_study(tmp_path):
     assert (groups["train"] + groups["train_mix"]) * epochs == 765  # with single-ability runs and mixes
 
 
+def _stage_groups(tmp_path, profile: str) -> Counter:
+    shutil.copy(REPO / "dvc.yaml", tmp_path / "dvc.yaml")
+    shutil.copy(REPO / profile, tmp_path / "params.yaml")
+    for command in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+        subprocess.run(command, cwd=tmp_path, env=ENV, check=True)
+    listed = subprocess.run(
+        ["dvc", "stage", "list", "--name-only"], cwd=tmp_path, env=ENV, capture_output=True, text=True
+    )
+    assert listed.returncode == 0, listed.stderr
+    return Counter(name.split("@")[0] for name in listed.stdout.split())
+
+
 @pytest.mark.parametrize(
-    "profile", ["params.yaml", "profiles/smoke.yaml", "profiles/smoke-release.yaml", "profiles/paper.yaml"]
+    ("profile", "settings", "hours"),
+    [("profiles/flan.yaml", 25, 121.4), ("profiles/limit.yaml", 25, 217.0)],
+)
+def test_the_flan_and_limit_profiles_expand_to_their_designs(tmp_path, profile, settings, hours):
+    """FLAN: 3 sizes x 4 task counts x with and without chain of thought, and the mixes' Baseline;
+    LIMIT: 2 sizes x 3 open-ended shares x 4 totals, and the Baseline; the same stages as DoIT."""
+    from doit_study.budget import compute_budget
+    from doit_study.config import load_params
+
+    groups = _stage_groups(tmp_path, profile)
+    assert groups["train"] == groups["evaluate"] == settings and groups["judge"] == 1
+    assert sum(groups.values()) == 2 * settings + 20  # every other stage once, foundations 3 x 2
+    params = load_params(REPO / profile)
+    budget = compute_budget(params, tokens_per_item=300, gpu_tflops=312, utilisation=0.4)
+    assert budget["training_runs"] == settings + 2 and budget["checkpoints"] == (settings + 2) * 15
+    assert budget["gpu_hours"] == pytest.approx(hours, abs=0.1)
+    if params.analysis.design == "limit":
+        assert params.judge.endpoint.api_key_env == "JUDGE_API_KEY" and len(params.judge.settings) == 24
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        "params.yaml",
+        "profiles/smoke.yaml",
+        "profiles/smoke-release.yaml",
+        "profiles/paper.yaml",
+        "profiles/flan.yaml",
+        "profiles/smoke-flan.yaml",
+        "profiles/limit.yaml",
+        "profiles/smoke-limit.yaml",
+    ],
 )
 def test_every_param_a_stage_declares_is_in_the_profile(tmp_path, profile):
     """DVC refuses to commit a stage whose declared param is missing from params.yaml."""

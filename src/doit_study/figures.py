@@ -233,7 +233,14 @@ def design_figure(points: pd.DataFrame, design: str):
             axes.set_xlabel(label, fontsize=8)
             axes.tick_params(labelsize=7)
             if not len(mine):
-                axes.text(0.5, 0.5, "not measured", ha="center", transform=axes.transAxes, fontsize=8)
+                axes.text(
+                    0.5,
+                    0.5,
+                    "no score to draw (the table says why)",
+                    ha="center",
+                    transform=axes.transAxes,
+                    fontsize=8,
+                )
         handles = {}
         for axes in figure.axes:
             handles |= dict(zip(*reversed(axes.get_legend_handles_labels()), strict=True))
