@@ -9,6 +9,7 @@ from pathlib import Path
 
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
+from doit_study.design_params import PROMPTINGS
 from doit_study.figures import draw_figures
 from doit_study.io import DataError, atomic_dir, read_json, read_json_lines, write_json
 from doit_study.scaling import (
@@ -21,6 +22,13 @@ from doit_study.scaling import (
 )
 from doit_study.schema import ABILITIES
 from doit_study.study_table import read_frame, read_study
+
+
+def read_records(path: Path) -> list[dict]:
+    """A predictions file's records; none for a prompting that was not scored (no such file)."""
+    if not path.is_file() and path.stem != "test":
+        return []
+    return [record for _, record in read_json_lines(path)]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -44,9 +52,10 @@ def main(argv: list[str] | None = None) -> None:
     held_out = (read_json(Path(args.subsets_index)).get("tasks") or {}).get("held_out", [])
     records = {
         name: design_records(
-            [record for _, record in read_json_lines(predictions / name / "test.jsonl")],
+            read_records(predictions / name / "test.jsonl"),
             held_out,
             judged_items(Path(args.judge), name),
+            {p: read_records(predictions / name / f"test-{p}.jsonl") for p in PROMPTINGS},
         )
         for name in sorted(set(grid["setting"]) | set(single["setting"]))
     }

@@ -180,3 +180,27 @@ def test_plot_tables_hold_the_seed_mean_and_spread_at_each_position_with_the_cha
     cont = tables["continuous"]
     assert cont["continuous"].tolist() == [-1.0] * 6 and cont["random"].isna().all()  # bytes: no chance
     assert len(tables["overall"]) == 6 and tables["overall"]["random"].tolist() == [0.25] * 6
+
+
+def test_design_sets_come_from_held_out_tasks_judgements_and_promptings(tmp_path):
+    import json
+
+    from doit_study.scaling import design_records, judged_items
+
+    records = [
+        {"type": "biology", "id": "b1", "task": "biology/genetics", "correct": True, "continuous": 0.3},
+        {"type": "code", "id": "c1", "task": "code/humaneval", "correct": False, "continuous": -0.1},
+    ]
+    outcomes = [("c1", "win"), ("c2", "inconsistent"), ("c3", "unparsable")]
+    (tmp_path / "s.jsonl").write_text(
+        "".join(json.dumps({"id": i, "outcome": o}) + "\n" for i, o in outcomes)
+    )
+    judged = judged_items(tmp_path, "s")
+    assert [(j["id"], j["correct"]) for j in judged] == [("c1", 1.0), ("c2", 0.5)]  # unreadable: left out
+    prompted = {"direct": [{"type": "math", "id": "m1", "correct": False, "continuous": -3.0}]}
+    found = design_records(records, ["biology/genetics"], judged, prompted)
+    types = [(r["type"], r["id"]) for r in found]
+    assert ("unseen_tasks", "b1") in types and ("unseen_tasks", "c1") not in types
+    assert ("judge", "c2") in types and ("math.direct", "m1") in types
+    assert next(r for r in found if r["type"] == "unseen_tasks")["continuous"] is None  # families differ
+    assert judged_items(tmp_path, "never-judged") == []

@@ -76,6 +76,9 @@ class StyleParams(_Strict):
         return _increasing(value, "totals")
 
 
+PROMPTINGS = ("direct", "cot")  # FLAN's two ways of asking a chain item (PromptingParams' fields)
+
+
 class PromptingParams(_Strict):
     """Group `prompting` (stages expand and evaluate): the instructions appended to a chain item's
     question, for an answer-only target and direct prompting, or for a chain of thought."""

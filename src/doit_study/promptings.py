@@ -10,12 +10,11 @@ import math
 from collections.abc import Sequence
 
 from doit_study.chat import chat_ids, encode_prompt
+from doit_study.design_params import PROMPTINGS
 from doit_study.designs import has_chain, with_instruction
 from doit_study.evaluation import Prediction, ScoringConfig, score_items, summarise
 from doit_study.schema import AnswerKind, Item
 from doit_study.scoring import generate_greedy
-
-PROMPTINGS = ("direct", "cot")
 
 
 def score_promptings(

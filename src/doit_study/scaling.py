@@ -92,13 +92,19 @@ def judged_items(folder: Path, setting: str) -> list[dict]:
     ]
 
 
-def design_records(records: list[dict], held_out: Sequence[str], judged: list[dict]) -> list[dict]:
+def design_records(
+    records: list[dict], held_out: Sequence[str], judged: list[dict], promptings: Mapping[str, list[dict]]
+) -> list[dict]:
     """A setting's test records with the design sets added: each item of a held-out task again as
-    an item of `unseen_tasks` (accuracy only: its families differ), and the judged items."""
+    an item of `unseen_tasks` (accuracy only: its families differ), the judged items, and the chain
+    items under each prompting as items of `<set>.<prompting>` (the study table's rows)."""
     unseen = [
         r | {"type": UNSEEN, "continuous": None, "family": None} for r in records if r.get("task") in held_out
     ]
-    return [*records, *unseen, *judged]
+    prompted = [
+        r | {"type": f"{r['type']}.{name}"} for name, rows in sorted(promptings.items()) for r in rows
+    ]
+    return [*records, *unseen, *judged, *prompted]
 
 
 def _runs(
