@@ -38,18 +38,9 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(0)
     model = load_causal_lm(args.base, dtype=config.dtype, device_map=params.device_map)
     model, tokenizer = placed_for_inference(model, params.device_map), load_tokenizer(args.base)
-    instructions = load_group(args.params, "prompting").model_dump() if params.cot_prompting else None
-    results = score_test_and_benchmarks(
-        model,
-        tokenizer,
-        test,
-        questions,
-        config,
-        params.shots,
-        params.benchmark_batch,
-        f"base {args.size}",
-        instructions,
-    )
+    instructions = load_group(args.params, "prompting").model_dump()
+    label = f"base {args.size}"
+    results = score_test_and_benchmarks(model, tokenizer, test, questions, params, label, instructions)
     metrics = {"overall": overall(results.summary), "parameters": parameter_count(model)}
     metrics |= split_metrics("test", results.summary)
     metrics |= test_metrics(results)

@@ -88,7 +88,7 @@ CEVAL = FIXTURES / "hub/ceval-exam"
 
 
 def _suite(**fields):
-    from doit_study.config import HubSuite
+    from doit_study.evaluation_params import HubSuite
 
     return HubSuite(**{"revision": None, "dev": 5, **fields})
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from doit_study import dispatch
-from doit_study.config import ResourceRule
+from doit_study.evaluation_params import ResourceRule
 
 GRAPH = {  # stage -> upstream, like a small study
     "raw": set(),

@@ -11,7 +11,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _increasing(values: list, what: str) -> list:
+def _increasing(values: list, what: str, low: float, high: float | None = None) -> list:
+    """Factor values: strictly increasing, each at least `low` (and at most `high`)."""
+    if any(v < low or (high is not None and v > high) for v in values):
+        raise ValueError(f"{what}: each in [{low}, {high if high is not None else 'inf'}]")
     if values != sorted(set(values)):
         raise ValueError(f"{what}: strictly increasing")
     return values
@@ -28,9 +31,7 @@ class TaskCountParams(_Strict):
     @field_validator("counts")
     @classmethod
     def _counts(cls, value: list[int]) -> list[int]:
-        if value and value[0] < 1:
-            raise ValueError("counts: at least one task")
-        return _increasing(value, "counts")
+        return _increasing(value, "counts", 1)
 
     @model_validator(mode="after")
     def _one_size_rule(self) -> TaskCountParams:
@@ -49,9 +50,7 @@ class CotParams(_Strict):
     @field_validator("ratios")
     @classmethod
     def _ratios(cls, value: list[float]) -> list[float]:
-        if any(not 0 <= r <= 1 for r in value):
-            raise ValueError("ratios: each in [0, 1]")
-        return _increasing(value, "ratios")
+        return _increasing(value, "ratios", 0, 1)
 
 
 class StyleParams(_Strict):
@@ -64,16 +63,12 @@ class StyleParams(_Strict):
     @field_validator("ratios")
     @classmethod
     def _ratios(cls, value: list[float]) -> list[float]:
-        if any(not 0 <= r <= 1 for r in value):
-            raise ValueError("ratios: each in [0, 1]")
-        return _increasing(value, "ratios")
+        return _increasing(value, "ratios", 0, 1)
 
     @field_validator("totals")
     @classmethod
     def _totals(cls, value: list[int]) -> list[int]:
-        if value and value[0] < 1:
-            raise ValueError("totals: positive")
-        return _increasing(value, "totals")
+        return _increasing(value, "totals", 1)
 
 
 PROMPTINGS = ("direct", "cot")  # FLAN's two ways of asking a chain item (PromptingParams' fields)

@@ -12,9 +12,9 @@ from pathlib import Path
 from doit_study.benchmarks import Question, read_questions, score_benchmark
 from doit_study.evaluation import (
     Prediction,
-    ScoringConfig,
     answer_budgets,
     score_items,
+    scoring_config,
     summarise,
     with_progress,
 )
@@ -41,15 +41,14 @@ def score_test_and_benchmarks(
     tokenizer,
     test: Sequence[Item],
     questions: Sequence[Question],
-    config: ScoringConfig,
-    shots: Sequence[int],
-    benchmark_batch: int,
+    params,
     label: str,
     instructions: dict[str, str] | None = None,
-    open_answers=None,
 ) -> TestResults:
-    """Test and benchmarks; with `instructions` (prompting.direct and .cot) the chain items again
-    under each, with `open_answers` (evaluate.open_answers) free answers to the open-ended items."""
+    """Test and benchmarks under the `evaluate` params group; with evaluate.cot_prompting the chain
+    items again under each of `instructions` (the prompting group's), with evaluate.open_answers
+    free answers to the open-ended items."""
+    config, shots, benchmark_batch = scoring_config(params), params.shots, params.benchmark_batch
     predictions = with_progress(f"{label} test", len(test), score_items, model, tokenizer, test, config)
     results, scores = {}, {}
     n_questions = sum(q.split == "test" for q in questions)
@@ -70,10 +69,10 @@ def score_test_and_benchmarks(
             scores[f"{suite}.{k}shot.continuous"] = math.fsum(r["continuous"] for r in picked) / len(picked)
     summary = summarise(test, predictions)
     found = TestResults(predictions, summary, results, scores, answer_budgets(tokenizer, test, config))
-    if instructions:
+    if params.cot_prompting:
         found.promptings = score_promptings(model, tokenizer, test, config, instructions)
-    if open_answers:
-        found.open_answers = generate_open_answers(model, tokenizer, test, config, open_answers)
+    if params.open_answers:
+        found.open_answers = generate_open_answers(model, tokenizer, test, config, params.open_answers)
     return found
 
 

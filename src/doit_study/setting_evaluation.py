@@ -97,18 +97,7 @@ def evaluate_setting(
     path = Path(by_epoch[best]["path"])
     model, tokenizer = load_checkpoint(path, base, config.dtype, params.device_map), load_tokenizer(path)
     label = f"{setting} epoch {best}"
-    results = score_test_and_benchmarks(
-        model,
-        tokenizer,
-        test,
-        questions,
-        config,
-        params.shots,
-        params.benchmark_batch,
-        label,
-        instructions if params.cot_prompting else None,
-        params.open_answers,
-    )
+    results = score_test_and_benchmarks(model, tokenizer, test, questions, params, label, instructions)
     metrics = (
         setting_metrics(
             best,
