@@ -181,32 +181,27 @@ DESIGN_AXES = {
 
 
 def design_points(study: pd.DataFrame, design: str) -> pd.DataFrame:
-    """The design grid's test scores per (set, size, x, line): seed mean, lowest and highest seed.
-    `overall` is the mean over a setting's test sets, as in its metrics."""
+    """The design grid's test scores per (set, size, x, line): seed mean, lowest and highest seed,
+    and the mean chance level. `overall` is the mean over a setting's test sets, as in its metrics."""
     x, line, _ = DESIGN_AXES[design]
     kind = {"flan": "tasks", "limit": "style"}[design]
     test = study[(study["split"] == "test") & (study["kind"] == kind)]
     sets = ~test["ability"].isin(["unseen_tasks", "judge"]) & ~test["ability"].str.contains(".", regex=False)
-    overall = (
-        test[sets]
-        .groupby(
-            [
-                c
-                for c in test.columns
-                if c not in ("ability", "label", "acc", "random", "loss", "continuous", "continuous_random")
-            ],
-            dropna=False,
-        )["acc"]
-        .mean()
-        .reset_index()
-    )
+    per_setting = [
+        c for c in test.columns if c not in ("ability", "label", "loss", "continuous", "continuous_random")
+    ]
+    per_setting = [c for c in per_setting if c not in ("acc", "random")]
+    overall = test[sets].groupby(per_setting, dropna=False)[["acc", "random"]].mean().reset_index()
     frame = pd.concat([test, overall.assign(ability="overall")], ignore_index=True)
     keys = ["ability", "size", "parameters", x, line]
     rows = []
     for score in ("acc", "continuous"):
-        grouped = frame.dropna(subset=[score]).groupby(keys, dropna=False)[score]
-        part = grouped.agg(["mean", "min", "max", "count"]).reset_index().assign(score=score)
-        rows.append(part)
+        scored = frame.dropna(subset=[score])
+        part = scored.groupby(keys, dropna=False)[score].agg(["mean", "min", "max", "count"]).reset_index()
+        chance = scored.groupby(keys, dropna=False)[
+            "random" if score == "acc" else "continuous_random"
+        ].mean()
+        rows.append(part.assign(score=score, random=chance.to_numpy()))
     return pd.concat(rows, ignore_index=True).rename(columns={"count": "seeds"})
 
 

@@ -5,6 +5,7 @@ outputs; every sentence is computed, none is written in advance."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from doit_study.schema import display_name
@@ -50,7 +51,7 @@ PAPER_FINDINGS = (
 
 
 def number(value) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, float):
         return f"{value:.3g}"

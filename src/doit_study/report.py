@@ -261,6 +261,8 @@ def design_section(inputs: ReportInputs) -> list[str]:
         mine = points[(points["ability"] == name) & (points["score"] == score)] if points is not None else []
         for row in mine.sort_values(["parameters", line, x]).itertuples() if len(mine) else []:
             cell = f"{row.mean:.3g} [{row.min:.3g}, {row.max:.3g}]" if row.seeds > 1 else f"{row.mean:.3g}"
+            # FLAN's normalised score: 0 at a random guess, 1 at every item right
+            above = (row.mean - row.random) / (1 - row.random) if score == "acc" and row.random < 1 else None
             rows.append(
                 {
                     "panel": title,
@@ -269,10 +271,12 @@ def design_section(inputs: ReportInputs) -> list[str]:
                     label: number(getattr(row, x)),
                     "seeds": row.seeds,
                     "score": cell,
+                    "chance": number(row.random),
+                    "normalised": number(above),
                 }
             )
     lines += (
-        table(rows, ["panel", "size", line, label, "seeds", "score"])
+        table(rows, ["panel", "size", line, label, "seeds", "score", "chance", "normalised"])
         if rows
         else ["", "Nothing measured.", ""]
     )
