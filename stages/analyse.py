@@ -10,10 +10,10 @@ from pathlib import Path
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
 from doit_study.design_params import PROMPTINGS
+from doit_study.factors import DESIGNS
 from doit_study.figures import draw_figures
 from doit_study.io import DataError, atomic_dir, read_json, read_json_lines, write_json
 from doit_study.scaling import (
-    DESIGNS,
     design_records,
     features_on_scores,
     item_frame,

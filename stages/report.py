@@ -8,6 +8,7 @@ from pathlib import Path
 
 from doit_study.cli import run_stage, stage_parser
 from doit_study.config import load_group
+from doit_study.factors import DESIGNS
 from doit_study.figures import DESIGN_PANELS, design_points
 from doit_study.findings import budget_limits, run_limits
 from doit_study.io import DataError, atomic_file, read_json, sha256_file, write_json
@@ -48,15 +49,16 @@ def main(argv: list[str] | None = None) -> None:
 
     study = read_study(args.study)
     test = study[study["split"] == "test"]
-    grid = test[(test["kind"] == "uniform") & (test["pool"] == analysis.pool)]
+    kind = DESIGNS[analysis.design][0]
+    grid = test[(test["kind"] == kind) & ((test["pool"] == analysis.pool) | (kind != "uniform"))]
     manifest = read_json(Path(args.raw_manifest))
     sizes = ", ".join(
         f"{s} ({p})" for s, p in sorted(set(zip(test["size"], test["parameters"], strict=True)))
     )
     provenance = {
         "data source": f"{manifest['source']} (raw manifest sha256 {sha256_file(args.raw_manifest)[:16]}…)",
-        "settings": f"{test['setting'].nunique()} ({grid['setting'].nunique()} on the {analysis.pool} grid, "
-        f"{test.loc[test['kind'] == 'single_ability', 'setting'].nunique()} single-ability), and the "
+        "settings": f"{test['setting'].nunique()} ({grid['setting'].nunique()} on the {analysis.design} "
+        f"grid, {test.loc[test['kind'] == 'single_ability', 'setting'].nunique()} single-ability), and the "
         f"{len(DERIVED)} derived mixes at {mixes.size}",
         "model sizes (parameters)": sizes,
         "study table sha256": sha256_file(args.study)[:16] + "…",

@@ -299,7 +299,8 @@ def design_section(inputs: ReportInputs) -> list[str]:
 
 
 def report_markdown(inputs: ReportInputs) -> str:
-    lines = ["# DoIT study report", "", "## What was run", ""]
+    title = {"doit": "DoIT study report"}.get(inputs.design, f"{inputs.design.upper()} design study report")
+    lines = [f"# {title}", "", "## What was run", ""]
     lines += [f"- {key}: {value}" for key, value in inputs.provenance.items()]
     lines += ["", *noise_section(inputs)]
     if inputs.design in DESIGN_TITLES:

@@ -29,26 +29,13 @@ from doit_study.analysis import (
     undefined,
 )
 from doit_study.continuous import ability_family
+from doit_study.factors import FACTORS
 from doit_study.judge import SCORE
 from doit_study.replicates import decision_accuracy, pooled_sd, signal, signal_to_noise
 from doit_study.study_table import JUDGE, UNSEEN
 
 SCORES = ("acc", "continuous")
 AXES = ("param", "data")  # the DoIT grid's factors: the classes and Figure 7 read these two
-# every factor a design can fit: its name in the outputs, its column in the study table, its scale
-FACTORS = {
-    "param": ("parameters", "log"),
-    "data": ("data_volume", "log"),
-    "tasks": ("task_count", "log"),
-    "cot": ("cot_ratio", "linear"),
-    "open": ("open_ratio", "linear"),
-}
-# per design: which subsets form its grid and which factors are fitted (docs/designs.md)
-DESIGNS = {
-    "doit": ("uniform", ("param", "data")),
-    "flan": ("tasks", ("param", "tasks", "cot")),
-    "limit": ("style", ("param", "data", "open")),
-}
 
 
 def item_frame(predictions: Mapping[str, Sequence[Mapping]]) -> pd.DataFrame:
