@@ -4,7 +4,7 @@ figures and renders to styled HTML."""
 
 import pandas as pd
 
-from doit_study.figures import draw_figures
+from doit_study.figures import draw_figures, figure7
 from doit_study.findings import effect_counts, verdict
 from doit_study.report import ReportInputs, render_html, report_markdown
 from doit_study.scaling import features_on_scores, item_frame, sensitivities
@@ -62,3 +62,33 @@ def test_report_leads_with_noise_captions_figures_and_renders_styled_html(tmp_pa
     html = render_html(text)
     assert "<style>" in html and "border-collapse" in html and "<table>" in html and "a limit" in html
     assert 'img src="figures/fig1_overall.png"' in html
+
+
+def test_figure7_gives_every_regressed_set_its_own_colour_and_marker():
+    """Twelve sets: past the ten default colours a set takes another marker, so no two look alike
+    and the legend names each once."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    names = [f"set{k:02d}" for k in range(12)]
+    interval = {"normalised": 0.5, "normalised_interval": (0.4, 0.6)}
+    sensitivity = {
+        n: {s: {"param": interval, "data": interval} for s in ("acc", "continuous")} for n in names
+    }
+    values = {n: float(k) for k, n in enumerate(names)}
+    fit = {"abilities": names, "defined": True, "intercept": 0.0, "slope": 0.0, "pearson_r": 0.0}
+    fit |= {"p_value": 1.0, "points": 12}
+    features = {key: {"complexity": values, "transference": values} for key in ("acc", "continuous")}
+    regressions = {
+        key: {"complexity_vs_param": fit, "transference_vs_data": fit} for key in ("acc", "continuous")
+    }
+    figure = pyplot.figure()
+    figure7(sensitivity, features, regressions)(figure)
+    (legend,) = figure.legends
+    labels = [text.get_text() for text in legend.get_texts()]
+    points = [c.lines[0] for c in figure.axes[0].containers]  # each set's errorbar: its marker line
+    looks = {(line.get_color(), line.get_marker()) for line in points}
+    pyplot.close(figure)
+    assert labels == names and len(looks) == 12

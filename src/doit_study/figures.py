@@ -113,14 +113,22 @@ def sensitivities_figure(sensitivity: Mapping[str, dict]):
     return draw
 
 
+def marker_styles(names: list[str]) -> dict[str, tuple[str, str]]:
+    """A colour and marker per set, no two alike: the ten default colours, then another marker."""
+    markers = "osD^v"
+    return {name: (f"C{k % 10}", markers[k // 10 % len(markers)]) for k, name in enumerate(names)}
+
+
 def figure7(
     sensitivity: Mapping[str, dict], features: Mapping[str, Mapping], regressions: Mapping[str, Mapping]
 ):
     """Complexity against size sensitivity and Transference against data sensitivity, on each score,
     with every sensitivity's interval and the least-squares line; sets told apart by colour."""
     pairs = (("complexity", "param", "complexity_vs_param"), ("transference", "data", "transference_vs_data"))
-    names = sorted(sensitivity)
-    colours = {name: f"C{k % 10}" for k, name in enumerate(names)}
+    fitted = sorted(
+        {a for score in regressions.values() for fit in score.values() for a in fit.get("abilities", [])}
+    )
+    styles = marker_styles(fitted)
 
     def draw(figure):
         for row, score in enumerate(("acc", "continuous")):
@@ -133,10 +141,10 @@ def figure7(
                         values[name],
                         value,
                         yerr=[[below], [above]],
-                        fmt="o",
+                        fmt=styles[name][1],
                         ms=4,
                         capsize=2,
-                        color=colours[name],
+                        color=styles[name][0],
                         label=display_name(name),
                     )
                 if fit.get("defined"):
