@@ -123,7 +123,7 @@ def figure7(
     sensitivity: Mapping[str, dict], features: Mapping[str, Mapping], regressions: Mapping[str, Mapping]
 ):
     """Complexity against size sensitivity and Transference against data sensitivity, on each score,
-    with every sensitivity's interval and the least-squares line; sets told apart by colour."""
+    with every sensitivity's interval and the least-squares line; sets told apart by colour and marker."""
     pairs = (("complexity", "param", "complexity_vs_param"), ("transference", "data", "transference_vs_data"))
     fitted = sorted(
         {a for score in regressions.values() for fit in score.values() for a in fit.get("abilities", [])}
