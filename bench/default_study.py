@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from doit_study.workspace import copy_without_outputs
+from doit_study.pipeline.workspace import copy_without_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {

@@ -23,19 +23,20 @@ from pathlib import Path
 import torch
 from train_throughput import matmul_flops_per_second  # this folder is on sys.path when run as a script
 
-from doit_study.chat import chat_ids, encode_prompt
-from doit_study.checkpoints import load_checkpoint
-from doit_study.config import load_group
-from doit_study.evaluation import answer_budgets, scoring_config
-from doit_study.io import read_items
-from doit_study.modeling import load_tokenizer, parameter_count
-from doit_study.scoring import (
+from doit_study.core.files import read_items
+from doit_study.evaluation.item_scoring import ScoringConfig, answer_budgets
+from doit_study.evaluation.model_calls import (
     continuation_nll,
     continuation_nll_naive,
     generate_greedy,
     padded,
     token_logprobs,
 )
+from doit_study.modeling.chat import chat_ids, encode_prompt
+from doit_study.modeling.checkpoints import load_checkpoint
+from doit_study.modeling.folders import load_tokenizer, parameter_count
+from doit_study.params.base import read_group
+from doit_study.params.evaluate import EvaluateParams
 
 
 @torch.inference_mode()
@@ -82,7 +83,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=150, help="items per path (format-1 and format-0 each)")
     parser.add_argument("--token-budget", type=int, default=None, help="default: evaluate.nll_token_budget")
     args = parser.parse_args()
-    params = load_group(args.params, "evaluate")
+    params = read_group(args.params, EvaluateParams)
     torch.manual_seed(0)
     model, tokenizer = load_checkpoint(Path(args.checkpoint)), load_tokenizer(args.checkpoint)
     ids = chat_ids(tokenizer)
@@ -104,7 +105,9 @@ def main() -> None:
     reuse, reuse_s = timed(continuation_nll, model, prompts, choices, ids.pad, budget)
 
     gen_prompts = [encode_prompt(tokenizer, item.messages) for item in generated]
-    by_kind = answer_budgets(tokenizer, generated, scoring_config(params))  # as the evaluate stage sizes them
+    by_kind = answer_budgets(
+        tokenizer, generated, ScoringConfig.from_params(params)
+    )  # as the evaluate stage sizes them
     budgets = [by_kind[item.answer_kind.value]["tokens"] for item in generated]
     stops = [ids.end_of_turn, ids.user, ids.assistant]
 

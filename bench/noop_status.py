@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from doit_study.workspace import copy_without_outputs
+from doit_study.pipeline.workspace import copy_without_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}

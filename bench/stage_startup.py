@@ -1,5 +1,5 @@
 """The fixed cost of a stage process: for a few stages of a built study, the stage command run cold
-(`python -X importtime stages/<stage>.py ...`, no warm server) and warm (`python -m doit_study.warm
+(`python -X importtime stages/<stage>.py ...`, no warm server) and warm (`python -m doit_study.pipeline.warm
 ...` with the server already up), side by side in one run. Prints JSON per stage: cold wall time,
 the cold run's imports (the sum of `-X importtime`'s top-level entries, lazy imports during the stage
 included), the stage's own work (cold wall minus interpreter start-up and imports), the warm run's
@@ -49,7 +49,7 @@ def _imports(stderr: str) -> float:
 
 def measure(root: Path, command: str, repeats: int) -> dict:
     argv = shlex.split(command)
-    if argv[:3] != ["python", "-m", "doit_study.warm"]:
+    if argv[:3] != ["python", "-m", "doit_study.pipeline.warm"]:
         sys.exit(f"not a warm stage command: {command}")
     script = argv[3:]
     env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
@@ -61,10 +61,13 @@ def measure(root: Path, command: str, repeats: int) -> dict:
         )
         cold.append(seconds)
         imports.append(_imports(stderr))
-    _run([sys.executable, "-m", "doit_study.warm", *script], root, env)  # the server is up
-    warm = [_run([sys.executable, "-m", "doit_study.warm", *script], root, env)[0] for _ in range(repeats)]
+    _run([sys.executable, "-m", "doit_study.pipeline.warm", *script], root, env)  # the server is up
+    warm = [
+        _run([sys.executable, "-m", "doit_study.pipeline.warm", *script], root, env)[0]
+        for _ in range(repeats)
+    ]
     # the warm path up to the stage's main(): client, fork, the stage module's imports, argparse
-    help_argv = [sys.executable, "-m", "doit_study.warm", script[0], "--help"]
+    help_argv = [sys.executable, "-m", "doit_study.pipeline.warm", script[0], "--help"]
     started = [_run(help_argv, root, env)[0] for _ in range(repeats)]
     cold_s, imports_s, warm_s, start_s = (statistics.median(v) for v in (cold, imports, warm, started))
     work = max(cold_s - interpreter - imports_s, 0.0)

@@ -15,11 +15,19 @@ from pathlib import Path
 
 import torch
 
-from doit_study.chat import encode_dialogue
-from doit_study.config import load_group
-from doit_study.io import read_items
-from doit_study.modeling import TinyLlama, load_tokenizer, new_tiny_llama, parameter_count
-from doit_study.training import TrainConfig, collate, length_grouped_batches, make_optimizer, token_loss_sum
+from doit_study.core.files import read_items
+from doit_study.modeling.chat import encode_dialogue
+from doit_study.modeling.folders import TinyLlama, load_tokenizer, new_tiny_llama, parameter_count
+from doit_study.params.base import read_group
+from doit_study.params.foundation import FoundationParams
+from doit_study.params.train import TrainParams
+from doit_study.training.loop import (
+    TrainConfig,
+    collate,
+    length_grouped_batches,
+    make_optimizer,
+    token_loss_sum,
+)
 
 
 def matmul_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
@@ -39,7 +47,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--micro-batch", type=int, default=None, help="default: train.optim.micro_batch")
     args = parser.parse_args()
-    foundation, train = load_group(args.params, "foundation"), load_group(args.params, "train")
+    foundation, train = read_group(args.params, FoundationParams), read_group(args.params, TrainParams)
     name, spec = max(foundation.sizes.items(), key=lambda kv: kv[1].hidden_size * kv[1].layers)
     tokenizer = load_tokenizer(args.tokenizer)
     model = new_tiny_llama(

@@ -7,21 +7,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from doit_study.cli import run_stage, stage_parser
-from doit_study.config import load_group
-from doit_study.design_params import PROMPTINGS
-from doit_study.factors import DESIGNS
-from doit_study.figures import draw_figures
-from doit_study.io import DataError, atomic_dir, read_json, read_json_lines, write_json
-from doit_study.scaling import (
+from doit_study.analysis.factors import DESIGNS
+from doit_study.analysis.figures import draw_figures
+from doit_study.analysis.scaling import (
     design_records,
     features_on_scores,
     item_frame,
     judged_items,
     sensitivities,
 )
-from doit_study.schema import ABILITIES
-from doit_study.study_table import read_frame, read_study
+from doit_study.analysis.study_table import read_frame, read_study
+from doit_study.core.files import DataError, atomic_dir, read_json, read_json_lines, write_json
+from doit_study.core.schema import ABILITIES, PROMPTINGS
+from doit_study.core.stage import run_stage, stage_args
+from doit_study.params.analysis import AnalysisParams
+from doit_study.params.base import read_group
 
 
 def read_records(path: Path) -> list[dict]:
@@ -32,17 +32,18 @@ def read_records(path: Path) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--study", required=True, help="metrics/study.csv")
-    parser.add_argument("--plots", required=True, help="metrics/plots")
-    parser.add_argument("--predictions", required=True, help="metrics/predictions")
-    parser.add_argument("--foundations", required=True, help="metrics/foundations")
-    parser.add_argument("--subsets-index", required=True, help="data/subsets/index.json (held-out tasks)")
-    parser.add_argument("--judge", required=True, help="metrics/judge (judgements per setting)")
-    parser.add_argument("--out", required=True, help="metrics (sensitivity/features/regression JSON)")
-    parser.add_argument("--figures", required=True, help="metrics/figures")
-    args = parser.parse_args(argv)
-    params = load_group(args.params, "analysis")
+    paths = {
+        "study": "metrics/study.csv",
+        "plots": "metrics/plots",
+        "predictions": "metrics/predictions",
+        "foundations": "metrics/foundations",
+        "subsets_index": "data/subsets/index.json (held-out tasks)",
+        "judge": "metrics/judge (judgements per setting)",
+        "out": "metrics (sensitivity/features/regression JSON)",
+        "figures": "metrics/figures",
+    }
+    args = stage_args(__doc__, argv, paths=paths)
+    params = read_group(args.params, AnalysisParams)
     kind, factors = DESIGNS[params.design]
     study = read_study(args.study)
     test = study[study["split"] == "test"]

@@ -6,23 +6,22 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from doit_study.annotate import annotate
-from doit_study.cli import run_stage, stage_parser
-from doit_study.config import load_group
-from doit_study.io import atomic_dir, write_items, write_json
-from doit_study.sources.candidates import candidate_items
-from doit_study.sources.manifest import read_manifest
+from doit_study.core.files import atomic_dir, write_items, write_json
+from doit_study.core.stage import run_stage, stage_args
+from doit_study.items.annotation import annotate
+from doit_study.items.sources.candidates import candidate_items
+from doit_study.items.sources.manifest import read_manifest
+from doit_study.params.annotate import AnnotateParams
+from doit_study.params.base import read_group
 
 MARGIN = 1.03  # build a few more candidates than the target: filters and de-duplication drop some
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--raw", required=True, help="snapshot directory written by stage raw")
-    parser.add_argument("--out", required=True, help="annotated directory (data/annotated)")
-    args = parser.parse_args(argv)
-    params = load_group(args.params, "annotate")
-    raw = Path(args.raw)
+    paths = {"raw": "snapshot directory written by stage raw", "out": "annotated directory (data/annotated)"}
+    args = stage_args(__doc__, argv, paths=paths)
+    params = read_group(args.params, AnnotateParams)
+    raw = args.raw
     manifest = read_manifest(raw)
     counts = {ability: math.ceil(target * MARGIN) + 5 for ability, target in params.targets.items()}
     candidates = candidate_items(raw, manifest, counts, params.ood_size, params.seed)

@@ -9,21 +9,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from doit_study.benchmarks import build_character_benchmark, load_agieval, load_cmmlu, load_hub_suite
-from doit_study.cli import run_stage, stage_parser
-from doit_study.config import load_group
-from doit_study.io import DataError, atomic_dir, read_json_lines, write_json_lines
+from doit_study.core.files import DataError, atomic_dir, read_json_lines, write_json_lines
+from doit_study.core.stage import run_stage, stage_args
+from doit_study.items.benchmarks import build_character_benchmark, load_agieval, load_cmmlu, load_hub_suite
+from doit_study.params.base import read_group
+from doit_study.params.benchmark import BenchmarkParams
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--raw", required=True, help="raw directory (data/raw)")
-    parser.add_argument("--out", required=True, help="directory to write (data/benchmarks)")
-    args = parser.parse_args(argv)
-    params = load_group(args.params, "benchmark")
+    paths = {"raw": "raw directory (data/raw)", "out": "directory to write (data/benchmarks)"}
+    args = stage_args(__doc__, argv, paths=paths)
+    params = read_group(args.params, BenchmarkParams)
     suites = {}
     if params.heldout:
-        characters = Path(args.raw) / "characters.jsonl"
+        characters = args.raw / "characters.jsonl"
         if not characters.is_file():
             raise DataError(characters, "benchmark.heldout needs the builtin source's character dictionary")
         records = [record for _, record in read_json_lines(characters)]

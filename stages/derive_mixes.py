@@ -6,24 +6,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from doit_study.cli import run_stage, stage_parser
-from doit_study.config import load_group
-from doit_study.io import DataError, atomic_dir, read_items, read_json, sha256_file, write_items, write_json
-from doit_study.mixes import ability_rules, derive_mixes
-from doit_study.results import subset_factors
-from doit_study.schema import ABILITIES
-from doit_study.subsets import Subset, materialise
+from doit_study.analysis.mixes import ability_rules, derive_mixes
+from doit_study.analysis.study_table import subset_factors
+from doit_study.core.files import (
+    DataError,
+    atomic_dir,
+    read_items,
+    read_json,
+    sha256_file,
+    write_items,
+    write_json,
+)
+from doit_study.core.schema import ABILITIES
+from doit_study.core.stage import run_stage, stage_args
+from doit_study.items.subsets import Subset, materialise
+from doit_study.params.analysis import AnalysisParams
+from doit_study.params.base import read_group
+from doit_study.params.mixes import MixesParams
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--sensitivity", required=True, help="metrics/sensitivity.json")
-    parser.add_argument("--expanded", required=True, help="data/expanded (each ability's pool, in order)")
-    parser.add_argument("--subsets-index", required=True, help="data/subsets/index.json")
-    parser.add_argument("--out", required=True, help="data/mixes")
-    args = parser.parse_args(argv)
-    params = load_group(args.params, "mixes")
-    pool = load_group(args.params, "analysis").pool
+    paths = {
+        "sensitivity": "metrics/sensitivity.json",
+        "expanded": "data/expanded (each ability's pool, in order)",
+        "subsets_index": "data/subsets/index.json",
+        "out": "data/mixes",
+    }
+    args = stage_args(__doc__, argv, paths=paths)
+    params = read_group(args.params, MixesParams)
+    pool = read_group(args.params, AnalysisParams).pool
     sensitivity = read_json(Path(args.sensitivity))
     index = read_json(Path(args.subsets_index))
     if params.baseline not in index["subsets"]:

@@ -8,33 +8,38 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from doit_study.cli import run_stage, stage_parser
-from doit_study.config import load_group
-from doit_study.evaluation import read_scorable
-from doit_study.io import atomic_dir, write_json
-from doit_study.scorecard import read_benchmarks
-from doit_study.setting_evaluation import evaluate_setting, write_setting_predictions
-from doit_study.tracking import log_evaluation, require_tracking_server
+from doit_study.core.files import atomic_dir, write_json
+from doit_study.core.stage import run_stage, stage_args
+from doit_study.core.tracking import log_evaluation, require_tracking_server
+from doit_study.evaluation.item_scoring import ScoringConfig, read_scorable
+from doit_study.evaluation.selection import Selection
+from doit_study.evaluation.setting import evaluate_setting, write_setting_predictions
+from doit_study.evaluation.test_scoring import TestPlan, read_benchmarks
+from doit_study.params.base import read_group
+from doit_study.params.evaluate import EvaluateParams
+from doit_study.params.prompting import PromptingParams
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--setting", required=True)
-    parser.add_argument("--checkpoints", required=True, help="models/sft/<setting>")
-    parser.add_argument("--annotated", required=True, help="data/annotated (valid/ and test/)")
-    parser.add_argument("--benchmarks", required=True, help="data/benchmarks")
-    parser.add_argument("--metrics", required=True, help="metrics/settings/<setting>.json")
-    parser.add_argument("--predictions", required=True, help="metrics/predictions/<setting>")
-    args = parser.parse_args(argv)
-    params = load_group(args.params, "evaluate")
-    instructions = load_group(args.params, "prompting").model_dump()
+    paths = {
+        "checkpoints": "models/sft/<setting>",
+        "annotated": "data/annotated (valid/ and test/)",
+        "benchmarks": "data/benchmarks",
+        "metrics": "metrics/settings/<setting>.json",
+        "predictions": "metrics/predictions/<setting>",
+    }
+    args = stage_args(__doc__, argv, names={"setting": "the setting"}, paths=paths)
+    params = read_group(args.params, EvaluateParams)
+    scoring = ScoringConfig.from_params(params)
+    selection = Selection.from_params(params, scoring)
+    plan = TestPlan.from_params(params, scoring, read_group(args.params, PromptingParams))
     require_tracking_server()  # the scores are logged at the end: fail now, not after scoring
-    valid = read_scorable(Path(args.annotated) / "valid", params.valid_per_ability)
-    test = read_scorable(Path(args.annotated) / "test")
-    questions = read_benchmarks(Path(args.benchmarks))
+    valid = read_scorable(args.annotated / "valid", params.valid_per_ability)
+    test = read_scorable(args.annotated / "test")
+    questions = read_benchmarks(args.benchmarks)
 
     evaluated = evaluate_setting(
-        args.setting, Path(args.checkpoints), valid, test, questions, params, Path(args.params), instructions
+        args.setting, args.checkpoints, valid, test, questions, selection, plan, args.params
     )
     with atomic_dir(args.predictions) as tmp:
         write_setting_predictions(Path(tmp), evaluated)

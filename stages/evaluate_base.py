@@ -4,48 +4,48 @@ Metrics in metrics/foundations/<size>.json, predictions in metrics/predictions/b
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
-from doit_study.cli import run_stage, stage_parser
-from doit_study.config import load_group
-from doit_study.evaluation import read_scorable, scoring_config
-from doit_study.io import atomic_dir, write_json
-from doit_study.modeling import load_causal_lm, load_tokenizer, parameter_count, placed_for_inference
-from doit_study.results import overall, split_metrics
-from doit_study.scorecard import (
+from doit_study.core.files import atomic_dir, write_json
+from doit_study.core.stage import run_stage, stage_args
+from doit_study.evaluation.item_scoring import ScoringConfig, read_scorable
+from doit_study.evaluation.setting_metrics import overall, split_metrics
+from doit_study.evaluation.test_scoring import (
+    TestPlan,
     read_benchmarks,
     score_test_and_benchmarks,
     test_metrics,
     write_test_predictions,
 )
+from doit_study.modeling.folders import load_causal_lm, load_tokenizer, parameter_count, placed_for_inference
+from doit_study.params.base import read_group
+from doit_study.params.evaluate import EvaluateParams
+from doit_study.params.prompting import PromptingParams
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--size", required=True)
-    parser.add_argument("--base", required=True, help="models/base/<size>")
-    parser.add_argument("--annotated", required=True, help="data/annotated (test/)")
-    parser.add_argument("--benchmarks", required=True, help="data/benchmarks")
-    parser.add_argument("--metrics", required=True, help="metrics/foundations/<size>.json")
-    parser.add_argument("--predictions", required=True, help="metrics/predictions/base-<size>")
-    args = parser.parse_args(argv)
-    params = load_group(args.params, "evaluate")
-    test = read_scorable(Path(args.annotated) / "test")
-    questions = read_benchmarks(Path(args.benchmarks))
-    config = scoring_config(params)
+    paths = {
+        "base": "models/base/<size>",
+        "annotated": "data/annotated (test/)",
+        "benchmarks": "data/benchmarks",
+        "metrics": "metrics/foundations/<size>.json",
+        "predictions": "metrics/predictions/base-<size>",
+    }
+    args = stage_args(__doc__, argv, names={"size": "a key of foundation.sizes"}, paths=paths)
+    params = read_group(args.params, EvaluateParams)
+    scoring = ScoringConfig.from_params(params)
+    plan = TestPlan.from_params(params, scoring, read_group(args.params, PromptingParams))
+    test = read_scorable(args.annotated / "test")
+    questions = read_benchmarks(args.benchmarks)
     torch.manual_seed(0)
-    model = load_causal_lm(args.base, dtype=config.dtype, device_map=params.device_map)
+    model = load_causal_lm(args.base, dtype=scoring.dtype, device_map=params.device_map)
     model, tokenizer = placed_for_inference(model, params.device_map), load_tokenizer(args.base)
-    instructions = load_group(args.params, "prompting").model_dump()
-    label = f"base {args.size}"
-    results = score_test_and_benchmarks(model, tokenizer, test, questions, params, label, instructions)
+    results = score_test_and_benchmarks(model, tokenizer, test, questions, plan, f"base {args.size}")
     metrics = {"overall": overall(results.summary), "parameters": parameter_count(model)}
     metrics |= split_metrics("test", results.summary)
     metrics |= test_metrics(results)
     with atomic_dir(args.predictions) as tmp:
-        write_test_predictions(Path(tmp), results)
+        write_test_predictions(tmp, results)
     write_json(args.metrics, dict(sorted(metrics.items())))
     print(f"evaluate_base@{args.size}: overall {metrics['overall']:.4f}")
 

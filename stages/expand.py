@@ -5,23 +5,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from doit_study.cli import run_stage, stage_parser
-from doit_study.config import load_group
-from doit_study.designs import chain_targets, task_order, task_pools
-from doit_study.io import DataError, atomic_dir, read_items, sha256_file, write_items, write_json
-from doit_study.schema import ABILITIES, SYNTHETIC_TYPE
-from doit_study.subsets import build_pools, check_sizes, materialise, plan_subsets, pool_order
+from doit_study.core.files import DataError, atomic_dir, read_items, sha256_file, write_items, write_json
+from doit_study.core.schema import ABILITIES, SYNTHETIC_TYPE
+from doit_study.core.stage import run_stage, stage_args
+from doit_study.items.design_subsets import chain_targets, task_order, task_pools
+from doit_study.items.subsets import build_pools, check_sizes, materialise, plan_subsets, pool_order
+from doit_study.params.base import read_group
+from doit_study.params.expand import ExpandParams
+from doit_study.params.prompting import PromptingParams
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--annotated", required=True, help="annotated directory (data/annotated)")
-    parser.add_argument("--expanded", required=True, help="pool directory to write (data/expanded)")
-    parser.add_argument("--subsets", required=True, help="subset directory to write (data/subsets)")
-    args = parser.parse_args(argv)
-    params = load_group(args.params, "expand")
-    prompting = load_group(args.params, "prompting")
-    train_dir = Path(args.annotated) / "train"
+    paths = {
+        "annotated": "annotated directory (data/annotated)",
+        "expanded": "pool directory to write (data/expanded)",
+        "subsets": "subset directory to write (data/subsets)",
+    }
+    args = stage_args(__doc__, argv, paths=paths)
+    params = read_group(args.params, ExpandParams)
+    prompting = read_group(args.params, PromptingParams)
+    train_dir = args.annotated / "train"
     train = {path.stem: read_items(path) for path in sorted(train_dir.glob("*.jsonl"))}
     pools, shortfall = build_pools(train, params.pool, params.seed)
     if SYNTHETIC_TYPE in train:

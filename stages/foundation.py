@@ -6,25 +6,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from doit_study.cli import run_stage, stage_parser
-from doit_study.config import PretrainedModel, load_group
-from doit_study.foundation import adapt_pretrained, pack_blocks, pretrain_tiny
-from doit_study.io import DataError, atomic_dir, read_split_items, write_json
-from doit_study.modeling import TinyLlama, folder_hash, load_tokenizer
-from doit_study.sources.corpus import corpus_texts
-from doit_study.sources.manifest import read_manifest
-from doit_study.training import config_from
+from doit_study.core.files import DataError, atomic_dir, read_split_items, write_json
+from doit_study.core.stage import run_stage, stage_args
+from doit_study.items.sources.corpus import corpus_texts
+from doit_study.items.sources.manifest import read_manifest
+from doit_study.modeling.folders import TinyLlama, folder_hash, load_tokenizer
+from doit_study.modeling.pretrained import adapt_pretrained
+from doit_study.params.base import read_group
+from doit_study.params.foundation import FoundationParams, PretrainedModel
+from doit_study.training.loop import config_from
+from doit_study.training.pretraining import pack_blocks, pretrain_tiny
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--size", required=True)
-    parser.add_argument("--raw", required=True)
-    parser.add_argument("--annotated", required=True)
-    parser.add_argument("--tokenizer", required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    params = load_group(args.params, "foundation")
+    paths = {
+        "raw": "snapshot directory (data/raw): the tiny models' corpus",
+        "annotated": "data/annotated (its valid and test material is left out of the corpus)",
+        "tokenizer": "models/tokenizer",
+        "out": "models/base/<size>",
+    }
+    args = stage_args(__doc__, argv, names={"size": "a key of foundation.sizes"}, paths=paths)
+    params = read_group(args.params, FoundationParams)
     if args.size not in params.sizes:
         raise DataError(
             args.params,
@@ -33,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
             "foundation.sizes",
         )
     spec = params.sizes[args.size]
-    out = Path(args.out)
+    out = args.out
     with atomic_dir(out) as tmp:
         if isinstance(spec, PretrainedModel):
             record = adapt_pretrained(
@@ -44,9 +46,8 @@ def main(argv: list[str] | None = None) -> None:
             )
         else:
             tokenizer = load_tokenizer(args.tokenizer)
-            raw = Path(args.raw)
             texts = corpus_texts(
-                raw, read_manifest(raw), read_split_items(Path(args.annotated), ("valid", "test"))
+                args.raw, read_manifest(args.raw), read_split_items(args.annotated, ("valid", "test"))
             )
             blocks = pack_blocks(tokenizer, texts, params.seq_len, params.token_budget)
             config = config_from(params.optim, params.seed)

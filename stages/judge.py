@@ -1,9 +1,10 @@
 """Stage judge: the open-ended answers of the settings in `judge.settings` (metrics/predictions/
 <setting>/open.jsonl, written by evaluate with evaluate.open_answers) compared by a model judge with
 the reference answers, or with another setting's answers, in both orders (LIMIT's model-based
-paradigm; doit_study.judge). Every judgement per item in metrics/judge/<setting>.jsonl, the win rates
-with their intervals in metrics/judge.json; the judge's responses cached in metrics/judge_cache/ (a
-persistent output), so judging again asks the judge only for what it has not answered."""
+paradigm; doit_study.evaluation.judging). Every judgement per item in metrics/judge/<setting>.jsonl,
+the win rates with their intervals in metrics/judge.json; the judge's responses cached in
+metrics/judge_cache/ (a persistent output), so judging again asks the judge only for what it has not
+answered."""
 
 from __future__ import annotations
 
@@ -11,18 +12,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from doit_study.cli import run_stage, stage_parser
-from doit_study.config import load_group
-from doit_study.io import DataError, atomic_dir, read_json_lines, write_json, write_json_lines
-from doit_study.judge import (
-    EndpointJudge,
+from doit_study.core.files import DataError, atomic_dir, read_json_lines, write_json, write_json_lines
+from doit_study.core.stage import run_stage, stage_args
+from doit_study.evaluation.judge_clients import EndpointJudge, LocalJudge
+from doit_study.evaluation.judging import (
     JudgeCache,
-    LocalJudge,
     comparisons_for,
     flat_metrics,
     judge_comparisons,
     summarise_judgements,
 )
+from doit_study.params.base import read_group
+from doit_study.params.judge import JudgeParams
 
 
 def open_answers(predictions: Path, setting: str) -> list[dict]:
@@ -33,15 +34,16 @@ def open_answers(predictions: Path, setting: str) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--predictions", required=True, help="metrics/predictions")
-    parser.add_argument("--models", required=True, help="models/base (a local judge's folder is <size>/)")
-    parser.add_argument("--cache", required=True, help="metrics/judge_cache")
-    parser.add_argument("--out", required=True, help="metrics/judge (one JSON Lines file per setting)")
-    parser.add_argument("--metrics", required=True, help="metrics/judge.json")
-    args = parser.parse_args(argv)
-    params = load_group(args.params, "judge")
-    predictions, metrics = Path(args.predictions), {}
+    paths = {
+        "predictions": "metrics/predictions",
+        "models": "models/base (a local judge's folder is <size>/)",
+        "cache": "metrics/judge_cache",
+        "out": "metrics/judge (one JSON Lines file per setting)",
+        "metrics": "metrics/judge.json",
+    }
+    args = stage_args(__doc__, argv, paths=paths)
+    params = read_group(args.params, JudgeParams)
+    predictions, metrics = args.predictions, {}
     judge = None
     if params.settings and params.endpoint:
         end = params.endpoint

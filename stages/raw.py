@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from doit_study.cli import run_stage, stage_parser
-from doit_study.config import load_group
-from doit_study.io import atomic_dir, write_json
-from doit_study.sources.manifest import MANIFEST
-from doit_study.sources.snapshot import snapshot
+from doit_study.core.files import atomic_dir, write_json
+from doit_study.core.stage import run_stage, stage_args
+from doit_study.items.sources.manifest import MANIFEST
+from doit_study.items.sources.snapshot import snapshot
+from doit_study.params.base import read_group
+from doit_study.params.data import DataParams
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--out", required=True, help="snapshot directory (data/raw)")
-    args = parser.parse_args(argv)
-    params = load_group(args.params, "data")
+    args = stage_args(__doc__, argv, paths={"out": "snapshot directory (data/raw)"})
+    params = read_group(args.params, DataParams)
     with atomic_dir(args.out) as tmp:
-        manifest = snapshot(params, Path(tmp))
-        write_json(Path(tmp) / MANIFEST, manifest)
+        manifest = snapshot(params, tmp)
+        write_json(tmp / MANIFEST, manifest)
     print(f"raw: {params.source} snapshot written to {args.out}")
 
 

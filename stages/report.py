@@ -6,34 +6,38 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from doit_study.cli import run_stage, stage_parser
-from doit_study.config import load_group
-from doit_study.factors import DESIGNS
-from doit_study.figures import DESIGN_PANELS, design_points
-from doit_study.findings import budget_limits, run_limits
-from doit_study.io import DataError, atomic_file, read_json, sha256_file, write_json
-from doit_study.mixes import DERIVED, mix_table
-from doit_study.report import ReportInputs, render_html, report_markdown
-from doit_study.study_table import read_frame, read_study
+from doit_study.analysis.factors import DESIGNS
+from doit_study.analysis.figures import DESIGN_PANELS, design_points
+from doit_study.analysis.findings import budget_limits, run_limits
+from doit_study.analysis.mixes import DERIVED, mix_table
+from doit_study.analysis.report import ReportInputs, render_html, report_markdown
+from doit_study.analysis.study_table import read_frame, read_study
+from doit_study.core.files import DataError, atomic_file, read_json, sha256_file, write_json
+from doit_study.core.stage import run_stage, stage_args
+from doit_study.params.analysis import AnalysisParams
+from doit_study.params.base import read_group
+from doit_study.params.mixes import MixesParams
+from doit_study.params.train import TrainParams
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--study", required=True, help="metrics/study.csv")
-    parser.add_argument("--plots", required=True, help="metrics/plots")
-    parser.add_argument("--analysis", required=True, help="metrics (sensitivity/features/regression JSON)")
-    parser.add_argument("--figures", required=True, help="metrics/figures")
-    parser.add_argument("--settings", required=True, help="metrics/settings (the Baseline's metrics)")
-    parser.add_argument("--mixes", required=True, help="data/mixes (derivation.json)")
-    parser.add_argument("--mix-metrics", required=True, help="metrics/mixes (<mix>.json)")
-    parser.add_argument("--raw-manifest", required=True, help="data/raw/manifest.json")
-    parser.add_argument("--judge", required=True, help="metrics/judge.json (the judged settings' win rates)")
-    parser.add_argument("--table", required=True, help="metrics/mixes.json (the Table 3 analogue)")
-    parser.add_argument("--report", required=True, help="metrics/report.md (report.html beside it)")
-    args = parser.parse_args(argv)
-    analysis = load_group(args.params, "analysis")
-    mixes = load_group(args.params, "mixes")
-    settings = load_group(args.params, "train").settings
+    paths = {
+        "study": "metrics/study.csv",
+        "plots": "metrics/plots",
+        "analysis": "metrics (sensitivity/features/regression JSON)",
+        "figures": "metrics/figures",
+        "settings": "metrics/settings (the Baseline's metrics)",
+        "mixes": "data/mixes (derivation.json)",
+        "mix_metrics": "metrics/mixes (<mix>.json)",
+        "raw_manifest": "data/raw/manifest.json",
+        "judge": "metrics/judge.json (the judged settings' win rates)",
+        "table": "metrics/mixes.json (the Table 3 analogue)",
+        "report": "metrics/report.md (report.html beside it)",
+    }
+    args = stage_args(__doc__, argv, paths=paths)
+    analysis = read_group(args.params, AnalysisParams)
+    mixes = read_group(args.params, MixesParams)
+    settings = read_group(args.params, TrainParams).settings
     point = (mixes.size, mixes.baseline, mixes.seed)  # the Baseline trained like the mixes
     baseline = [n for n, s in sorted(settings.items()) if (s.size, s.subset, s.seed) == point]
     if not baseline:

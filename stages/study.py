@@ -5,22 +5,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from doit_study.cli import run_stage, stage_parser
-from doit_study.config import load_group
-from doit_study.io import atomic_dir, read_json, read_json_lines
-from doit_study.study_table import plot_tables, study_frame, unseen_scores, write_tables
+from doit_study.analysis.study_table import plot_tables, study_frame, unseen_scores, write_tables
+from doit_study.core.files import atomic_dir, read_json, read_json_lines
+from doit_study.core.stage import run_stage, stage_args
+from doit_study.params.base import read_group
+from doit_study.params.train import TrainParams
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--subsets", required=True, help="data/subsets (index.json)")
-    parser.add_argument("--metrics", required=True, help="metrics/settings")
-    parser.add_argument("--predictions", required=True, help="metrics/predictions")
-    parser.add_argument("--judge", required=True, help="metrics/judge.json (win rates of judged settings)")
-    parser.add_argument("--study", required=True, help="metrics/study.csv")
-    parser.add_argument("--plots", required=True, help="metrics/plots")
-    args = parser.parse_args(argv)
-    settings = {name: spec.model_dump() for name, spec in load_group(args.params, "train").settings.items()}
+    paths = {
+        "subsets": "data/subsets (index.json)",
+        "metrics": "metrics/settings",
+        "predictions": "metrics/predictions",
+        "judge": "metrics/judge.json (win rates of judged settings)",
+        "study": "metrics/study.csv",
+        "plots": "metrics/plots",
+    }
+    args = stage_args(__doc__, argv, paths=paths)
+    settings = {
+        name: spec.model_dump() for name, spec in read_group(args.params, TrainParams).settings.items()
+    }
     index = read_json(Path(args.subsets) / "index.json")
     hint = "missing: run the evaluate stage of this setting"
     metrics = {name: read_json(Path(args.metrics) / f"{name}.json", hint) for name in settings}

@@ -1,24 +1,30 @@
-"""`python -m doit_study lineage <checkpoint>`: where a checkpoint comes from.
-`python -m doit_study budget --params profiles/paper.yaml`: the compute a profile needs.
-`python -m doit_study dispatch`: every stale stage as a Slurm or local job (doit_study.dispatch)."""
+"""The command line beside the stages (`python -m doit_study <command>`):
+
+- `check`: a params file, every group and the checks across groups;
+- `lineage <checkpoint>`: where a checkpoint comes from;
+- `cost --params profiles/paper.yaml`: the training compute a profile needs;
+- `dispatch`: every stale stage as a Slurm or local job (doit_study.pipeline.dispatch);
+- `deps --write | --check | --reruns`: each stage's library deps in dvc.yaml (doit_study.pipeline.deps).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from doit_study.budget import compute_budget, mean_tokens_per_item
-from doit_study.config import load_params
-from doit_study.tracking import lineage
+from doit_study.core.files import DataError
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m doit_study")
     commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", help="validate a params file: every group and across groups")
+    check.add_argument("--params", type=Path, default=Path("params.yaml"))
     trace = commands.add_parser("lineage", help="trace a checkpoint back to its data, base model and run")
     trace.add_argument("checkpoint", type=Path, help="models/sft/<setting>/epoch-NN (or the setting folder)")
-    plan = commands.add_parser("budget", help="training FLOPs and GPU-hours of a params file")
+    plan = commands.add_parser("cost", help="training FLOPs and GPU-hours of a params file")
     plan.add_argument("--params", type=Path, default=Path("params.yaml"))
     plan.add_argument("--tokens-per-item", type=float, help="mean tokens per training item (or measure it:)")
     plan.add_argument("--measure-on", type=Path, help="a subset file to measure tokens per item on")
@@ -31,30 +37,60 @@ def main() -> None:
     run.add_argument("--jobs", type=int, help="jobs at once, instead of dispatch.jobs")
     run.add_argument("--retries", type=int, help="instead of dispatch.retries")
     run.add_argument("--dry-run", action="store_true", help="print the waves as JSON; submit nothing")
+    deps = commands.add_parser("deps", help="each stage's library deps in dvc.yaml, from its imports")
+    action = deps.add_mutually_exclusive_group(required=True)
+    action.add_argument("--write", action="store_true", help="rewrite them in dvc.yaml")
+    action.add_argument("--check", action="store_true", help="exit 1 naming each stage whose deps differ")
+    action.add_argument("--reruns", action="store_true", help="per library file, the stages an edit reruns")
     args = parser.parse_args()
-    if args.command == "dispatch":
-        raise SystemExit(dispatch_command(args))
-    if args.command == "lineage":
-        print(json.dumps(lineage(args.checkpoint), ensure_ascii=False, indent=2))
-        return
+    try:
+        code = COMMANDS[args.command](args)
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        code = 2
+    raise SystemExit(code)
+
+
+def check_command(args) -> int:
+    from doit_study.params.study import load_params
+
+    params = load_params(args.params)
+    settings = len(params.train.settings)
+    print(f"{args.params}: {settings} settings; every group and every check across groups pass")
+    return 0
+
+
+def lineage_command(args) -> int:
+    from doit_study.core.tracking import lineage
+
+    print(json.dumps(lineage(args.checkpoint), ensure_ascii=False, indent=2))
+    return 0
+
+
+def cost_command(args) -> int:
+    from doit_study.params.study import load_params
+    from doit_study.pipeline.cost import mean_tokens_per_item, training_cost
+
     params = load_params(args.params)
     tokens = args.tokens_per_item
     if args.measure_on:
         tokens = mean_tokens_per_item(args.measure_on, args.tokenizer, params.train.max_length)
     if not tokens:
-        parser.error("budget: give --tokens-per-item, or --measure-on <subset> with --tokenizer")
-    result = compute_budget(params, tokens, args.gpu_tflops, args.utilisation)
-    print(json.dumps(result, indent=2))
+        print("cost: give --tokens-per-item, or --measure-on <subset> with --tokenizer", file=sys.stderr)
+        return 2
+    print(json.dumps(training_cost(params, tokens, args.gpu_tflops, args.utilisation), indent=2))
+    return 0
 
 
 def dispatch_command(args) -> int:
-    from doit_study import dispatch
+    from doit_study.params.study import load_params
+    from doit_study.pipeline import dispatch
 
     root = Path.cwd()
     if args.dry_run:
         print(json.dumps(dispatch.dry_run(root), indent=2))
         return 0
-    group = load_params(args.params).dispatch
+    group = load_params(args.params).dispatch  # the whole file: no job starts on a bad one
     settings = dispatch.Settings(
         executor=args.executor or group.executor,
         jobs=args.jobs or group.jobs,
@@ -67,6 +103,40 @@ def dispatch_command(args) -> int:
     outcome = dispatch.dispatch(root, settings, say=lambda line: print(line, flush=True))
     print(outcome.summary())
     return 1 if outcome.failed else 0
+
+
+def deps_command(args) -> int:
+    from doit_study.pipeline import deps
+
+    root = Path.cwd()
+    if args.reruns:
+        for name, count in sorted(deps.rerun_counts(root).items()):
+            print(f"{count:4d}  {name}")
+        return 0
+    path = root / "dvc.yaml"
+    text, changed = deps.rewrite(path.read_text(encoding="utf-8"), deps.written_deps(root))
+    if args.check:
+        for stage in changed:
+            print(f"dvc.yaml: the library deps of stage {stage} differ from its imports", file=sys.stderr)
+        if changed:
+            print("run `python -m doit_study deps --write`", file=sys.stderr)
+        return 1 if changed else 0
+    if changed:
+        from doit_study.core.files import atomic_file
+
+        with atomic_file(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    print(f"dvc.yaml: {len(changed)} stages rewritten" if changed else "dvc.yaml: every stage's deps agree")
+    return 0
+
+
+COMMANDS = {
+    "check": check_command,
+    "lineage": lineage_command,
+    "cost": cost_command,
+    "dispatch": dispatch_command,
+    "deps": deps_command,
+}
 
 
 if __name__ == "__main__":

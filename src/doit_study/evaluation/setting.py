@@ -1,0 +1,130 @@
+"""One setting evaluated as the paper does it: every checkpoint that can be chosen (at or after
+`min_epoch`) scored on valid (or the selection the train stage already made, with
+`train.keep_checkpoints: best`), the best (highest valid score, ties to the earlier) scored on test
+and the benchmarks, and the flat metrics of the setting. The evaluate stages call this; it reads
+checkpoints and writes nothing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from doit_study.core.files import DataError, write_json, write_json_lines
+from doit_study.core.schema import Item
+from doit_study.core.tracking import RUN_RECORD
+from doit_study.evaluation.item_scoring import Prediction
+from doit_study.evaluation.promptings import prompting_metrics
+from doit_study.evaluation.selection import Selection, recorded_selection, score_on_valid, select_best_epoch
+from doit_study.evaluation.setting_metrics import in_domain_mean, setting_metrics
+from doit_study.evaluation.test_scoring import (
+    TestPlan,
+    TestResults,
+    budget_metrics,
+    score_test_and_benchmarks,
+    write_test_predictions,
+)
+from doit_study.items.benchmarks import Question
+from doit_study.modeling.checkpoints import load_checkpoint
+from doit_study.modeling.folders import load_tokenizer
+
+
+@dataclass
+class SettingEvaluation:
+    best: int
+    checkpoint: dict  # the run record's entry of the best epoch: epoch, path, sha256
+    valid: dict[int, tuple[list[Prediction], dict]]  # epoch -> (predictions, summary)
+    test: TestResults
+    metrics: dict
+    min_epoch: int
+
+    def valid_scores(self) -> dict[int, float]:
+        return {epoch: in_domain_mean(summary) for epoch, (_, summary) in self.valid.items()}
+
+    def valid_by_epoch(self) -> dict[int, dict[str, float]]:
+        """What MLflow's validation curves show: the selection score and each set's accuracy."""
+        scores = self.valid_scores()
+        return {
+            epoch: {"valid.score": scores[epoch]}
+            | {f"valid.{name}.acc": e["acc"] for name, e in summary.items()}
+            for epoch, (_, summary) in self.valid.items()
+        }
+
+
+def read_run_record(checkpoints: Path) -> dict:
+    path = checkpoints / RUN_RECORD
+    if not path.is_file():
+        raise DataError(path, "no run record: train this setting first")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def evaluate_setting(
+    setting: str,
+    checkpoints: Path,
+    valid: list[Item],
+    test: list[Item],
+    questions: list[Question],
+    selection: Selection,
+    plan: TestPlan,
+    params_path: Path,
+) -> SettingEvaluation:
+    """`params_path`: the params file, for errors that name a field of its evaluate group."""
+    record = read_run_record(checkpoints)
+    by_epoch = {c["epoch"]: c for c in record["checkpoints"]}
+    base = Path(record["base_model"]["path"])
+    config = selection.scoring
+    torch.manual_seed(0)  # nothing here samples; seeded so that nothing can differ between runs
+    scored = recorded_selection(checkpoints, selection.spec(valid)) or {
+        epoch: score_on_valid(
+            Path(by_epoch[epoch]["path"]),
+            base,
+            valid,
+            config,
+            f"{setting} valid epoch {epoch}",
+            selection.device_map,
+        )
+        for epoch in sorted(by_epoch)
+        if epoch >= selection.min_epoch  # an earlier checkpoint cannot be chosen: it is not scored
+    }
+    try:
+        best = select_best_epoch({e: in_domain_mean(s) for e, (_, s) in scored.items()}, selection.min_epoch)
+    except ValueError as error:
+        raise DataError(params_path, str(error), None, "evaluate.min_epoch") from None
+    if best not in by_epoch:
+        message = f"the selected epoch {best} has no checkpoint (pruned?): retrain the setting"
+        raise DataError(checkpoints / RUN_RECORD, message)
+    path = Path(by_epoch[best]["path"])
+    model = load_checkpoint(path, base, config.dtype, selection.device_map)
+    tokenizer = load_tokenizer(path)
+    label = f"{setting} epoch {best}"
+    results = score_test_and_benchmarks(model, tokenizer, test, questions, plan, label)
+    metrics = (
+        setting_metrics(
+            best,
+            scored[best][1],
+            results.summary,
+            results.benchmark_scores,
+            record["params"]["parameters"],
+            record["params"]["examples"],
+        )
+        | budget_metrics(results.budgets)
+        | prompting_metrics(results.promptings)
+    )
+    return SettingEvaluation(best, by_epoch[best], scored, results, metrics, selection.min_epoch)
+
+
+def write_setting_predictions(folder: Path, evaluated: SettingEvaluation) -> None:
+    """valid-epoch-NN.jsonl per scored epoch, test and benchmark predictions, and epochs.json (each
+    epoch's valid score and per-set summary: the epoch noise of the analysis reads it)."""
+    for epoch, (predictions, _) in evaluated.valid.items():
+        write_json_lines(folder / f"valid-epoch-{epoch:02d}.jsonl", (p.to_json() for p in predictions))
+    write_test_predictions(folder, evaluated.test)
+    scores = evaluated.valid_scores()
+    epochs = [
+        {"epoch": epoch, "valid_score": scores[epoch], "summary": summary}
+        for epoch, (_, summary) in sorted(evaluated.valid.items())
+    ]
+    record = {"best_epoch": evaluated.best, "min_epoch": evaluated.min_epoch, "epochs": epochs}
+    write_json(folder / "epochs.json", record)

@@ -1,0 +1,67 @@
+"""Group `train` (stage train@<setting>): supervised fine-tuning, one DVC stage per setting."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from doit_study.params.base import Group, Strict, check_names
+from doit_study.params.optim import OptimParams
+
+
+class SettingSpec(Strict):
+    size: str  # a key of foundation.sizes
+    subset: str  # a subset name written by expand (data/subsets/<subset>.jsonl)
+    # the training seed (initialisation of adapters, batch order): settings that differ only in it
+    # are replicates of one point, and the analysis measures the noise between them
+    seed: int
+
+
+class LoraParams(Strict):
+    """Low-rank adapters (peft) instead of full fine-tuning, for real models."""
+
+    r: int = Field(ge=1)
+    alpha: int = Field(ge=1)
+    dropout: float = Field(ge=0, lt=1)
+    target_modules: list[str] = Field(min_length=1)
+
+
+class TrainParams(Group):
+    """Group `train`: supervised fine-tuning, one DVC stage per setting (and seed)."""
+
+    GROUP = "train"
+
+    max_length: int = Field(ge=16)  # tokens; longer dialogues are trimmed (the paper: 2048)
+    optim: OptimParams
+    lora: LoraParams | None  # null: full fine-tuning, as in the paper
+    # best: select on valid after every epoch and keep only the selected checkpoint (selection.py)
+    keep_checkpoints: Literal["all", "best"]
+    # fsdp: several processes shard the model instead of replicating it (sharding.py)
+    sharding: Literal["none", "fsdp"]
+    # what runs stages/train.py in dvc.yaml: python, or accelerate launch with its options
+    launcher: str = Field(min_length=1)
+    settings: dict[str, SettingSpec] = Field(min_length=1)
+
+    @field_validator("settings")
+    @classmethod
+    def _names(cls, value: dict[str, SettingSpec]) -> dict[str, SettingSpec]:
+        return check_names(
+            value, r"[a-z0-9][a-z0-9_.-]*", "settings", "setting name (lowercase, digits, . - _)"
+        )
+
+    @model_validator(mode="after")
+    def _adapters_are_not_sharded(self) -> TrainParams:
+        # LoRA trains a few adapter weights of a frozen model, which replicas (DDP) hold whole
+        if self.lora is not None and self.sharding == "fsdp":
+            raise ValueError("sharding: fsdp shards full fine-tuning; with lora set, use sharding: none")
+        return self
+
+    @model_validator(mode="after")
+    def _one_setting_per_point(self) -> TrainParams:
+        points: dict[tuple[str, str, int], str] = {}
+        for name, spec in self.settings.items():
+            other = points.setdefault((spec.size, spec.subset, spec.seed), name)
+            if other != name:
+                raise ValueError(f"settings.{name}: the same size, subset and seed as {other}")
+        return self

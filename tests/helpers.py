@@ -1,0 +1,99 @@
+"""What the tests share besides fixtures (those are in conftest.py): the repository's paths, one
+tiny LLaMA shape and its corpus, item and params builders, and the environment and command helpers
+of the end-to-end runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from doit_study.core.schema import AnswerKind, Item, Message, Source
+from doit_study.modeling.folders import TinyLlama, new_tiny_llama
+from doit_study.params.study import load_params
+from doit_study.pipeline.workspace import copy_without_outputs
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# One tiny LLaMA shape and one tokenizer for every test that runs a model: a byte-level BPE (it
+# encodes any text) trained on arithmetic questions, a poem and an option list.
+TINY = TinyLlama(hidden_size=32, layers=2, heads=4, intermediate_size=64, max_position_embeddings=256)
+PAIRS = [
+    (f"第{i}题：{a}加{b}等于几？", f"{a}加{b}等于{a + b}。")
+    for i, (a, b) in enumerate(
+        [(1, 2), (3, 4), (5, 6), (7, 8), (2, 9), (4, 4), (6, 1), (8, 3), (9, 9), (5, 5), (3, 3), (1, 7)]
+    )
+]
+CORPUS = [
+    *(q + a for q, a in PAIRS),
+    *(f"第{i}句：春眠不觉晓，处处闻啼鸟。{i * 7}夜来风雨声，花落知多少。" for i in range(12)),
+    "细胞中储存遗传信息的是：\nA. 核糖体\nB. DNA\nC. 线粒体\nD. 高尔基体\n答案：B 正确 错误",
+]
+
+
+def tiny_llama(tokenizer, seed: int = 0):
+    """A freshly initialised tiny LLaMA of the shared shape."""
+    return new_tiny_llama(TINY, tokenizer, seed=seed)
+
+
+# a four-option question whose gold is B
+FOUR = "细胞中储存遗传信息的是：\nA. 核糖体\nB. DNA\nC. 线粒体\nD. 高尔基体\n请选出正确的一项。"
+
+
+def make(
+    prompt: str,
+    gold: str,
+    ability: str = "biology",
+    kind: AnswerKind = AnswerKind.letter,
+    fmt: int = 0,
+    **extra,
+) -> Item:
+    return Item(
+        messages=[Message(role="user", content=prompt), Message(role="assistant", content=gold)],
+        type=ability,
+        question_format=fmt,
+        answer_kind=kind,
+        source=Source(name="test", version="0", key=prompt[:20]),
+        **extra,
+    )
+
+
+def smoke_group(group: str, **overrides):
+    """A params group of the smoke profile with some fields replaced (every key is required)."""
+    base = getattr(load_params(REPO / "profiles/smoke.yaml"), group)
+    return type(base).model_validate(base.model_dump() | overrides)
+
+
+# End to end: `dvc repro` of the smoke profile in temporary copies of the repository, made once per
+# test session and shared by the pipeline and sharing tests.
+ENV = {
+    **os.environ,
+    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    "DVC_NO_ANALYTICS": "1",
+    "DOIT_STUDY_WARM_IDLE": "30",  # warm stage servers leave soon after the last test that used them
+    # one thread per process: the two smoke runs go side by side, and every later rerun uses the
+    # same thread count as the runs it is compared with
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    # experiments commit to git refs: an identity that does not depend on the machine's git config
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@t",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@t",
+}
+
+
+def sh(*args: str, cwd: Path) -> str:
+    result = subprocess.run(args, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"{' '.join(args)}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def copy_with_smoke_profile(target: Path) -> Path:
+    return copy_without_outputs(REPO, target, REPO / "profiles/smoke.yaml")
+
+
+def dispatch_command(*flags: str) -> list[str]:
+    return [sys.executable, "-m", "doit_study", "dispatch", *flags]

@@ -1,0 +1,157 @@
+import pytest
+import torch
+
+from doit_study.core.files import DataError, sha256_file
+from doit_study.core.schema import Message
+from doit_study.modeling.chat import encode_dialogue
+from doit_study.modeling.checkpoints import last_complete_epoch
+from doit_study.modeling.folders import WEIGHTS
+from doit_study.training.loop import TrainConfig, length_grouped_batches, train
+from tests.helpers import PAIRS, tiny_llama
+
+
+def _examples(tokenizer):
+    return [
+        encode_dialogue(
+            tokenizer, [Message(role="user", content=q), Message(role="assistant", content=a)], 64
+        )
+        for q, a in PAIRS
+    ]
+
+
+class Killed(Exception):
+    """A run stopped in the middle of an epoch, as a kill would stop it."""
+
+
+def kill_in_epoch(epoch: int):
+    """An `on_step` callback that stops the run at the first step of `epoch`."""
+
+    def on_step(log):
+        if log.epoch == epoch:
+            raise Killed
+
+    return on_step
+
+
+def _config(**overrides):
+    return TrainConfig(
+        **(
+            {"epochs": 3, "peak_lr": 3e-3, "end_lr": 3e-4, "global_batch": 4, "micro_batch": 2, "seed": 0}
+            | overrides
+        )
+    )
+
+
+def _run(tokenizer, out, **overrides):
+    losses = []
+    model = tiny_llama(tokenizer, seed=0)
+    last = train(
+        model,
+        tokenizer,
+        _examples(tokenizer),
+        _config(**overrides),
+        out,
+        on_step=lambda log: losses.append(log.loss),
+    )
+    return last, losses
+
+
+def test_training_learns_and_checkpoints_every_epoch(tokenizer, tmp_path):
+    last, losses = _run(tokenizer, tmp_path, epochs=6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"epoch-{e:02d}" for e in range(1, 7)]
+    assert (last / WEIGHTS).is_file() and (last / "tokenizer.json").is_file()
+    assert [p.parent.name for p in tmp_path.glob("epoch-*/training_state.pt")] == ["epoch-06"]
+    assert sum(losses[-3:]) < sum(losses[:3])
+
+
+def test_same_params_give_bit_identical_checkpoints(tokenizer, tmp_path):
+    first, losses_a = _run(tokenizer, tmp_path / "a")
+    second, losses_b = _run(tokenizer, tmp_path / "b")
+    assert losses_a == losses_b
+    assert sha256_file(first / WEIGHTS) == sha256_file(second / WEIGHTS)
+
+
+def test_killed_run_resumes_to_the_same_weights(tokenizer, tmp_path):
+    uninterrupted, _ = _run(tokenizer, tmp_path / "full")
+
+    model = tiny_llama(tokenizer, seed=0)
+    with pytest.raises(Killed):
+        train(
+            model, tokenizer, _examples(tokenizer), _config(), tmp_path / "killed", on_step=kill_in_epoch(2)
+        )
+    assert last_complete_epoch(tmp_path / "killed") == 1
+    resumed, losses = _run(tokenizer, tmp_path / "killed")
+    assert sha256_file(resumed / WEIGHTS) == sha256_file(uninterrupted / WEIGHTS)
+    assert len(losses) == 2 * 3  # only epochs 2 and 3 ran again (3 steps each)
+    reported = []  # a run resumed with every epoch done still reports each checkpoint it ends with
+    train(
+        tiny_llama(tokenizer, seed=0),
+        tokenizer,
+        _examples(tokenizer),
+        _config(),
+        tmp_path / "killed",
+        on_epoch=lambda epoch, folder, loss: reported.append((epoch, folder.name)),
+    )
+    assert reported == [(1, "epoch-01"), (2, "epoch-02"), (3, "epoch-03")]
+
+
+def test_accumulation_matches_one_big_batch(tokenizer, tmp_path):
+    from safetensors.torch import load_file
+
+    # one step over all twelve examples: as four accumulated micro-batches, and as one batch
+    accumulated, _ = _run(tokenizer, tmp_path / "acc", epochs=1, global_batch=12, micro_batch=3)
+    single, _ = _run(tokenizer, tmp_path / "one", epochs=1, global_batch=12, micro_batch=12)
+    a, b = load_file(accumulated / WEIGHTS), load_file(single / WEIGHTS)
+    start = tiny_llama(tokenizer, seed=0).state_dict()
+    step = max((b[name] - start[name]).abs().max().item() for name in b)  # AdamW's first step: ~lr
+    apart = max((a[name] - b[name]).abs().max().item() for name in a)
+    # the same gradient summed in another order: float32 rounding only, under 1% of the step
+    assert step > 1e-4 and apart < 0.01 * step
+
+
+def test_a_tampered_checkpoint_is_refused_on_resume(tokenizer, tmp_path):
+    _run(tokenizer, tmp_path, epochs=1)
+    weights = tmp_path / "epoch-01" / WEIGHTS
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="do not match the hash"):
+        _run(tokenizer, tmp_path, epochs=2)
+
+
+def test_length_grouping_keeps_padding_low_and_covers_every_example():
+    lengths = [((i * 37) % 200) + 5 for i in range(1000)]
+    batches = length_grouped_batches(lengths, micro_batch=8, group_size=50, seed=0, epoch=1)
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
+    assert 1 - sum(lengths) / padded < 0.10
+    assert batches != length_grouped_batches(lengths, 8, 50, seed=0, epoch=2)
+
+
+def test_lora_trains_adapters_only_and_resumes(tokenizer, tmp_path):
+    from safetensors.torch import load_file
+
+    from doit_study.modeling.checkpoints import ADAPTER_WEIGHTS
+    from doit_study.modeling.folders import with_lora
+
+    def lora_model():
+        return with_lora(tiny_llama(tokenizer, seed=0), 4, 8, 0.0, ["q_proj", "v_proj"])
+
+    model = lora_model()
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    full = train(model, tokenizer, _examples(tokenizer), _config(epochs=2), tmp_path / "full")
+    assert (full / ADAPTER_WEIGHTS).is_file() and not (full / WEIGHTS).exists()
+    assert all(torch.equal(p, frozen[n]) for n, p in model.named_parameters() if n in frozen)
+
+    with pytest.raises(Killed):
+        train(
+            lora_model(),
+            tokenizer,
+            _examples(tokenizer),
+            _config(epochs=2),
+            tmp_path / "killed",
+            on_step=kill_in_epoch(2),
+        )
+    resumed = train(lora_model(), tokenizer, _examples(tokenizer), _config(epochs=2), tmp_path / "killed")
+    a, b = load_file(full / ADAPTER_WEIGHTS), load_file(resumed / ADAPTER_WEIGHTS)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
