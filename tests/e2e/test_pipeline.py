@@ -179,7 +179,7 @@ def test_second_repro_is_a_no_op(smoke_runs):
     assert "Running stage" not in output
     assert "up to date" in sh("dvc", "status", cwd=root)
     # compiled Python written beside a folder dep (Python does so when it imports) changes nothing
-    cache = root / "src/doit_study/sources/builtin/__pycache__"
+    cache = root / "src/doit_study/items/sources/builtin/__pycache__"
     cache.mkdir(exist_ok=True)
     (cache / "items.cpython-311.pyc").write_bytes(b"compiled")
     assert "up to date" in sh("dvc", "status", cwd=root)

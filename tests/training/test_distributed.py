@@ -13,7 +13,7 @@ import yaml
 from safetensors.torch import load_file
 
 from doit_study.modeling.checkpoints import last_complete_epoch
-from tests.helpers import REPO, tiny_llama
+from tests.helpers import FIXTURES, REPO, tiny_llama
 
 pytestmark = pytest.mark.slow
 QUESTIONS = [(f"第{i}题：{i}加{i + 1}等于几？", f"{i}加{i + 1}等于{2 * i + 1}。") for i in range(12)]
@@ -61,6 +61,8 @@ def _train(root: Path, out: str, launcher: list[str], params: str = "params.yaml
         params,
         "--setting",
         "ddp",
+        "--stage",
+        "train@ddp",
         "--size",
         "s",
         "--seed",
@@ -149,7 +151,7 @@ def test_two_sharded_processes_match_one(setup, sharded):
 def test_a_killed_sharded_run_resumes_to_the_same_weights(setup):
     """Resuming a sharded run loads the full checkpoint (weights and optimizer state) into the
     shards of every process."""
-    script = Path(__file__).parent / "fixtures/sharded_train.py"
+    script = FIXTURES / "sharded_train.py"
 
     def launch(out: str, kill_epoch: int) -> subprocess.CompletedProcess:
         command = [*TWO_PROCESSES, str(script), str(setup), out, str(kill_epoch)]

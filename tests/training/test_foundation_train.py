@@ -120,6 +120,8 @@ def _args(params, subset, base, out):
         str(params),
         "--setting",
         "s-curated-n1",
+        "--stage",
+        "train@s-curated-n1",
         "--size",
         "s",
         "--seed",
