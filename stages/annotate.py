@@ -1,14 +1,17 @@
 """Stage annotate: standardise the snapshot into items, filter, de-duplicate across splits, split,
-add distractors; write data/annotated/{train,valid,test}/<ability>.jsonl and report.json."""
+add distractors; write data/annotated/{train,valid,test}/<ability>.jsonl and report.json, which
+holds every lettered set's gold-letter distribution. A built set whose gold letters are uneven over
+the positions fails the stage; a released one is kept as published and reported."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
-from doit_study.core.files import atomic_dir, write_items, write_json
+from doit_study.core.files import DataError, atomic_dir, write_items, write_json
 from doit_study.core.stage import run_stage, stage_args
 from doit_study.items.annotation import annotate
+from doit_study.items.answer_positions import unbalanced_sets
 from doit_study.items.sources.candidates import candidate_items
 from doit_study.items.sources.manifest import read_manifest
 from doit_study.params.annotate import AnnotateParams
@@ -33,12 +36,19 @@ def main(argv: list[str] | None = None) -> None:
         max_chars=params.max_chars,
         seed=params.seed,
     )
+    positions = unbalanced_sets(result.splits, params.answer_position_p)
+    if positions["failing"] and manifest["source"] == "builtin":
+        found = {name: positions["sets"][name]["observed"] for name in positions["failing"]}
+        raise DataError(
+            f"annotate.answer_position_p: gold letters uneven over the positions (p < "
+            f"{params.answer_position_p}) in {found}: a model could score by position alone"
+        )
     with atomic_dir(args.out) as tmp:
         for split in ("train", "valid", "test"):
             (Path(tmp) / split).mkdir()
             for name, items in result.splits.get(split, {}).items():
                 write_items(Path(tmp) / split / f"{name}.jsonl", items)
-        write_json(Path(tmp) / "report.json", result.report)
+        write_json(Path(tmp) / "report.json", result.report | {"gold_letters": positions})
     total = result.report["total"]
     print(
         f"annotate: kept {total['kept']} of {total['candidates']} candidates; "

@@ -3,14 +3,17 @@
 Offline, a held-out suite is built from the builtin character dictionary (facts no training
 ability asks about); with paths in params, CMMLU and AGIEval are read from their GitHub layouts,
 and any suite in `benchmark.hub` through Hugging Face datasets (C-Eval, CMMLU, AGIEval hub copies).
+
+gold_letters.json holds each suite's test answers over the letters A-D, against uniform.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from doit_study.core.files import DataError, atomic_dir, read_json_lines, write_json_lines
+from doit_study.core.files import DataError, atomic_dir, read_json_lines, write_json, write_json_lines
 from doit_study.core.stage import run_stage, stage_args
+from doit_study.items.answer_positions import letter_balance
 from doit_study.items.benchmarks import build_character_benchmark, load_agieval, load_cmmlu, load_hub_suite
 from doit_study.params.base import read_group
 from doit_study.params.benchmark import BenchmarkParams
@@ -40,6 +43,11 @@ def main(argv: list[str] | None = None) -> None:
     with atomic_dir(args.out) as tmp:
         for name, questions in suites.items():
             write_json_lines(Path(tmp) / f"{name}.jsonl", (q.model_dump() for q in questions))
+        balance = {
+            name: letter_balance((q.answer for q in questions if q.split == "test"), "ABCD")
+            for name, questions in suites.items()
+        }
+        write_json(Path(tmp) / "gold_letters.json", balance)
     counts = {name: sum(q.split == "test" for q in questions) for name, questions in suites.items()}
     print(f"benchmark: {counts} test questions in {args.out}")
 

@@ -9,7 +9,14 @@ from doit_study.core.files import DataError, atomic_dir, read_items, sha256_file
 from doit_study.core.schema import ABILITIES, SYNTHETIC_TYPE
 from doit_study.core.stage import run_stage, stage_args
 from doit_study.items.design_subsets import chain_targets, task_order, task_pools
-from doit_study.items.subsets import build_pools, check_sizes, materialise, plan_subsets, pool_order
+from doit_study.items.subsets import (
+    build_pools,
+    check_sizes,
+    materialise,
+    plan_subsets,
+    pool_order,
+    reordered,
+)
 from doit_study.params.base import read_group
 from doit_study.params.expand import ExpandParams
 from doit_study.params.prompting import PromptingParams
@@ -49,9 +56,10 @@ def main(argv: list[str] | None = None) -> None:
         for name, items in pools.items():
             write_items(Path(expanded_tmp) / f"{name}.jsonl", items)
         index = {}
+        drawn = {seed: reordered(pools, params.seed, seed) for seed in params.data_seeds}
         for subset in plan:
             path = Path(subsets_tmp) / f"{subset.name}.jsonl"
-            items = materialise(subset, pools | by_task)
+            items = materialise(subset, drawn[subset.data_seed] | by_task)
             if subset.factors.get("cot_ratio") is not None:
                 items = chain_targets(items, subset.factors["cot_ratio"], prompting.direct, prompting.cot)
             write_items(path, items)
@@ -60,10 +68,12 @@ def main(argv: list[str] | None = None) -> None:
                 "sizes": subset.sizes,
                 "total": sum(subset.sizes.values()),
                 "sha256": sha256_file(path),
+                "data_seed": subset.data_seed,
             } | subset.factors
         pool_sizes = {name: available[name] for name in [*ABILITIES, SYNTHETIC_TYPE] if name in available}
         tasks = {"trained": order.trained, "held_out": order.held_out} if order else None
         record = {"pools": pool_sizes, "pool_shortfall": shortfall, "subsets": index, "tasks": tasks}
+        record |= {"seed": params.seed, "data_seeds": params.data_seeds}  # how later stages redraw
         write_json(Path(subsets_tmp) / "index.json", record)
     print(f"expand: {sum(available.values())} pool items, {len(plan)} subsets written to {args.subsets}")
 

@@ -1,6 +1,7 @@
-"""Stage foundation@<size>: the foundation model of one size in models/base/<size>/, either a tiny
-LLaMA pretrained on the raw corpus under a token budget, or a real causal LM with the chat tokens
-added. Writes foundation.json beside the weights (parameters, tokens, hashes)."""
+"""Stage foundation@<model>: one foundation model in models/base/<model>/, of its size
+(`foundation.models.<model>.size`): a tiny LLaMA pretrained on the raw corpus under a token budget
+from its own seed, or a real causal LM with the chat tokens added. Writes foundation.json beside the
+weights (model, size, seed, parameters, tokens, hashes)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from doit_study.core.files import DataError, atomic_dir, read_split_items, write
 from doit_study.core.stage import run_stage, stage_args
 from doit_study.items.sources.corpus import corpus_texts
 from doit_study.items.sources.manifest import read_manifest
-from doit_study.modeling.folders import TinyLlama, folder_hash, load_tokenizer
+from doit_study.modeling.folders import FOUNDATION_RECORD, TinyLlama, folder_hash, load_tokenizer
 from doit_study.modeling.pretrained import adapt_pretrained
 from doit_study.params.base import read_group
 from doit_study.params.foundation import FoundationParams, PretrainedModel
@@ -23,18 +24,15 @@ def main(argv: list[str] | None = None) -> None:
         "raw": "snapshot directory (data/raw): the tiny models' corpus",
         "annotated": "data/annotated (its valid and test material is left out of the corpus)",
         "tokenizer": "models/tokenizer",
-        "out": "models/base/<size>",
+        "out": "models/base/<model>",
     }
-    args = stage_args(__doc__, argv, names={"size": "a key of foundation.sizes"}, paths=paths)
+    args = stage_args(__doc__, argv, names={"model": "a key of foundation.models"}, paths=paths)
     params = read_group(args.params, FoundationParams)
-    if args.size not in params.sizes:
-        raise DataError(
-            args.params,
-            f"unknown size {args.size!r}; sizes are {', '.join(params.sizes)}",
-            None,
-            "foundation.sizes",
-        )
-    spec = params.sizes[args.size]
+    if args.model not in params.models:
+        message = f"unknown model {args.model!r}; models are {', '.join(params.models)}"
+        raise DataError(args.params, message, None, "foundation.models")
+    model = params.models[args.model]
+    spec = params.sizes[model.size]
     out = args.out
     with atomic_dir(out) as tmp:
         if isinstance(spec, PretrainedModel):
@@ -50,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.raw, read_manifest(args.raw), read_split_items(args.annotated, ("valid", "test"))
             )
             blocks = pack_blocks(tokenizer, texts, params.seq_len, params.token_budget)
-            config = config_from(params.optim, params.seed)
+            config = config_from(params.optim, model.seed)
             shape = TinyLlama(
                 spec.hidden_size,
                 spec.layers,
@@ -59,12 +57,17 @@ def main(argv: list[str] | None = None) -> None:
                 max_position_embeddings=params.seq_len * 4,
             )
             record = pretrain_tiny(
-                shape, tokenizer, blocks, config, out.parent / f".pretrain-{args.size}", Path(tmp)
+                shape, tokenizer, blocks, config, out.parent / f".pretrain-{args.model}", Path(tmp)
             )
             record["tokenizer_sha256"] = folder_hash(args.tokenizer)
-        record |= {"size": args.size, "weights_sha256": folder_hash(tmp)}
-        write_json(Path(tmp) / "foundation.json", record)
-    print(f"foundation@{args.size}: {record['parameters']:,} parameters written to {out}")
+        record |= {
+            "model": args.model,
+            "size": model.size,
+            "seed": model.seed,
+            "weights_sha256": folder_hash(tmp),
+        }
+        write_json(Path(tmp) / FOUNDATION_RECORD, record)
+    print(f"foundation@{args.model}: {record['parameters']:,} parameters written to {out}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def open_answers(predictions: Path, setting: str) -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     paths = {
         "predictions": "metrics/predictions",
-        "models": "models/base (a local judge's folder is <size>/)",
+        "models": "models/base (a local judge's folder is <model>/)",
         "cache": "metrics/judge_cache",
         "out": "metrics/judge (one JSON Lines file per setting)",
         "metrics": "metrics/judge.json",
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
             end.url, end.model, end.api_key_env, params.max_tokens, params.retries, params.timeout_s
         )
     elif params.settings:
-        folder = Path(args.models) / params.local_size
+        folder = Path(args.models) / params.local_model
         judge = LocalJudge(folder, params.max_tokens, params.batch, params.trust_remote_code)
     if judge:
         try:

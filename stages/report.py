@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from doit_study.analysis.factors import DESIGNS
-from doit_study.analysis.figures import DESIGN_PANELS, design_points
-from doit_study.analysis.findings import budget_limits, run_limits
-from doit_study.analysis.mixes import DERIVED, mix_table
-from doit_study.analysis.report import ReportInputs, render_html, report_markdown
-from doit_study.analysis.study_table import read_frame, read_study
-from doit_study.core.files import DataError, atomic_file, read_json, sha256_file, write_json
+from doit_study.analysis.item_table import item_frame, setting_records
+from doit_study.analysis.report import render_html
+from doit_study.analysis.study_results import ReportFiles, build_report
+from doit_study.analysis.study_table import write_frame
+from doit_study.core.files import atomic_file, write_json
 from doit_study.core.stage import run_stage, stage_args
 from doit_study.params.analysis import AnalysisParams
 from doit_study.params.base import read_group
@@ -27,10 +25,13 @@ def main(argv: list[str] | None = None) -> None:
         "analysis": "metrics (sensitivity/features/regression JSON)",
         "figures": "metrics/figures",
         "settings": "metrics/settings (the Baseline's metrics)",
-        "mixes": "data/mixes (derivation.json)",
+        "derivation": "metrics/derivation.json (how the mixes were derived)",
         "mix_metrics": "metrics/mixes (<mix>.json)",
+        "mix_predictions": "metrics/mix_predictions (<mix>/)",
+        "mix_items": "metrics/mix_items.csv (the mixes' per-item results, in git)",
         "raw_manifest": "data/raw/manifest.json",
         "judge": "metrics/judge.json (the judged settings' win rates)",
+        "forecast": "metrics/forecast.json (the held-out targets' forecasts)",
         "table": "metrics/mixes.json (the Table 3 analogue)",
         "report": "metrics/report.md (report.html beside it)",
     }
@@ -38,55 +39,15 @@ def main(argv: list[str] | None = None) -> None:
     analysis = read_group(args.params, AnalysisParams)
     mixes = read_group(args.params, MixesParams)
     settings = read_group(args.params, TrainParams).settings
-    point = (mixes.size, mixes.baseline, mixes.seed)  # the Baseline trained like the mixes
-    baseline = [n for n, s in sorted(settings.items()) if (s.size, s.subset, s.seed) == point]
-    if not baseline:
-        raise DataError(args.params, f"no setting trains {mixes.baseline} at {mixes.size}", None, "mixes")
-
-    results = Path(args.analysis)
-    sensitivity = read_json(results / "sensitivity.json")
-    derivation = read_json(Path(args.mixes) / "derivation.json")
-    mix_metrics = {name: read_json(Path(args.mix_metrics) / f"{name}.json") for name in DERIVED}
-    table = mix_table(read_json(Path(args.settings) / f"{baseline[0]}.json"), mix_metrics)
-    table["baseline"]["setting"] = baseline[0]
-    write_json(args.table, table)
-
-    study = read_study(args.study)
-    test = study[study["split"] == "test"]
-    kind = DESIGNS[analysis.design][0]
-    grid = test[(test["kind"] == kind) & ((test["pool"] == analysis.pool) | (kind != "uniform"))]
-    manifest = read_json(Path(args.raw_manifest))
-    sizes = ", ".join(
-        f"{s} ({p})" for s, p in sorted(set(zip(test["size"], test["parameters"], strict=True)))
-    )
-    provenance = {
-        "data source": f"{manifest['source']} (raw manifest sha256 {sha256_file(args.raw_manifest)[:16]}…)",
-        "settings": f"{test['setting'].nunique()} ({grid['setting'].nunique()} on the {analysis.design} "
-        f"grid, {test.loc[test['kind'] == 'single_ability', 'setting'].nunique()} single-ability), and the "
-        f"{len(DERIVED)} derived mixes at {mixes.size}",
-        "model sizes (parameters)": sizes,
-        "study table sha256": sha256_file(args.study)[:16] + "…",
-        "trace any checkpoint": "`python -m doit_study lineage models/sft/<setting>/epoch-NN`",
+    records = {
+        (f"mix-{name}", split, epoch): rows
+        for name in sorted(mixes.settings)
+        for (split, epoch), rows in setting_records(args.mix_predictions / name, [], []).items()
     }
-    seeds = grid.groupby(["parameters", "data_volume"])["setting"].nunique().tolist() if len(grid) else []
-    evaluated = {s: read_json(Path(args.settings) / f"{s}.json") for s in sorted(test["setting"].unique())}
-    limits = run_limits(sensitivity, grid["parameters"].nunique(), grid["data_volume"].nunique(), seeds)
-    inputs = ReportInputs(
-        provenance=provenance,
-        overall=read_frame(Path(args.plots) / "overall.csv"),
-        sensitivity=sensitivity,
-        features=read_json(results / "features.json"),
-        regressions=read_json(results / "regression.json"),
-        figures=sorted(p.name for p in Path(args.figures).glob("*.png")),
-        limits=limits + budget_limits(evaluated),
-        derivation=derivation,
-        mix_table=table,
-        level=f"{analysis.bootstrap.level:.0%} ",
-        design=analysis.design,
-        judge=read_json(Path(args.judge)),
-        design_points=design_points(study, analysis.design) if analysis.design in DESIGN_PANELS else None,
-    )
-    markdown = report_markdown(inputs)
+    write_frame(args.mix_items, item_frame(records))
+    files = ReportFiles(**{name: Path(getattr(args, name)) for name in ReportFiles.__dataclass_fields__})
+    table, markdown = build_report(files, analysis, mixes, settings)
+    write_json(args.table, table)
     report = Path(args.report)
     with atomic_file(report) as tmp:
         tmp.write_text(markdown, encoding="utf-8")

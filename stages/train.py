@@ -23,12 +23,12 @@ def main(argv: list[str] | None = None) -> None:
     names = {
         "setting": "the setting (a key of train.settings, or mix-<mix>)",
         "stage": "the DVC stage, for MLflow's tags",
-        "size": "the model size (a key of foundation.sizes)",
+        "foundation": "the foundation model (a key of foundation.models)",
         "seed": "the training seed (the setting's seed)",
     }
     paths = {
         "subset": "data/subsets/<name>.jsonl or data/mixes/<mix>.jsonl",
-        "base": "models/base/<size>",
+        "base": "models/base/<foundation>",
         "raw_manifest": "data/raw/manifest.json",
         "valid": "data/annotated/valid (read to keep only the best)",
         "out": "models/sft/<setting>",
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     job = TrainingJob(
         args.setting,
         args.stage,
-        args.size,
+        args.foundation,
         int(args.seed),
         args.subset,
         args.base,

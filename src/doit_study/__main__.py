@@ -4,7 +4,9 @@
 - `lineage <checkpoint>`: where a checkpoint comes from;
 - `cost --params profiles/paper.yaml`: the training compute a profile needs;
 - `dispatch`: every stale stage as a Slurm or local job (doit_study.pipeline.dispatch);
-- `deps --write | --check | --reruns`: each stage's library deps in dvc.yaml (doit_study.pipeline.deps).
+- `deps --write | --check | --reruns`: each stage's library deps in dvc.yaml (doit_study.pipeline.deps);
+- `verify`: every number in metrics/, the report and the README recomputed from the item tables;
+- `results --write`: the README's results section, rendered from metrics/.
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ def main() -> None:
     action.add_argument("--write", action="store_true", help="rewrite them in dvc.yaml")
     action.add_argument("--check", action="store_true", help="exit 1 naming each stage whose deps differ")
     action.add_argument("--reruns", action="store_true", help="per library file, the stages an edit reruns")
+    verify = commands.add_parser("verify", help="recompute every number from the item tables and params")
+    verify.add_argument("--params", type=Path, default=Path("params.yaml"))
+    results = commands.add_parser("results", help="the README's results section, from metrics/")
+    results.add_argument("--write", action="store_true", required=True, help="rewrite it in README.md")
+    results.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args()
     try:
         code = COMMANDS[args.command](args)
@@ -130,12 +137,35 @@ def deps_command(args) -> int:
     return 0
 
 
+def verify_command(args) -> int:
+    from doit_study.params.study import load_params
+    from doit_study.pipeline.verify import verify_study
+
+    problems = verify_study(Path.cwd(), load_params(args.params))
+    for line in problems:
+        print(f"differs: {line}", file=sys.stderr)
+    print(f"verify: {len(problems)} numbers differ" if problems else "verify: every number recomputes")
+    return 1 if problems else 0
+
+
+def results_command(args) -> int:
+    from doit_study.analysis.readme_results import write_readme_results
+    from doit_study.params.study import load_params
+
+    level = load_params(args.params).analysis.level
+    changed = write_readme_results(Path.cwd() / "README.md", Path.cwd() / "metrics", level)
+    print("README.md: results rewritten" if changed else "README.md: results already agree with metrics/")
+    return 0
+
+
 COMMANDS = {
     "check": check_command,
     "lineage": lineage_command,
     "cost": cost_command,
     "dispatch": dispatch_command,
     "deps": deps_command,
+    "verify": verify_command,
+    "results": results_command,
 }
 
 

@@ -54,7 +54,7 @@ def test_flan_chain_targets_follow_their_share_and_both_promptings_are_reported(
         )
     predictions = flan_run / "metrics/predictions/s-tasks-k6-cot100"
     assert (predictions / "test-direct.jsonl").is_file() and (predictions / "test-cot.jsonl").is_file()
-    sensitivity = _json(flan_run / "metrics/sensitivity.json")
+    sensitivity = _json(flan_run / "metrics/sensitivity.json")["sets"]
     assert {"param", "tasks", "cot"} <= set(sensitivity["unseen_tasks"]["acc"])
     assert sensitivity["unseen_tasks"]["acc"]["tasks"]["scale"] == "log"
     assert sensitivity["unseen_tasks"]["acc"]["cot"]["scale"] == "linear"

@@ -49,7 +49,7 @@ def test_mlflow_holds_one_run_per_setting_with_lineage_tags(smoke_runs):
     client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("doit-study")
     runs = client.search_runs([experiment.experiment_id])
-    mixes = ["mix-maximum", "mix-reconstruct"]
+    mixes = ["mix-maximum", "mix-reconstruct", "mix-reconstruct-r1"]
     assert sorted(run.data.tags["setting"] for run in runs) == sorted([*settings, *mixes])
     for run in runs:
         tags = run.data.tags
@@ -121,15 +121,22 @@ def test_mlflow_runs_hold_validation_curves_and_the_best_checkpoint(smoke_runs):
 def test_analysis_writes_fits_features_regression_and_report(smoke_runs):
     root, _ = smoke_runs
     sensitivity = json.loads((root / "metrics/sensitivity.json").read_text(encoding="utf-8"))
-    assert set(sensitivity) >= {"math", "code", "ood_radicals"}
-    for entry in sensitivity.values():  # smoke: three sizes and two volumes, so both fits exist
+    assert set(sensitivity["sets"]) >= {"math", "code", "ood_radicals"}
+    sets = sensitivity["sets"]
+    assert sensitivity["correction"]["method"] == "Benjamini-Hochberg"
+    for (
+        entry
+    ) in sets.values():  # smoke: two sizes x two volumes x two replicates (foundation, seed, data seed)
         assert entry["score"] in ("acc", "continuous") and entry["class"] == entry[entry["score"]]["class"]
         for score in ("acc", "continuous"):
             block = entry[score]
-            assert block["param"]["defined"] and block["data"]["defined"]
-            assert len(block["param"]["curve"]["x"]) == 3 and len(block["data"]["curve"]["x"]) == 2
-            assert block["seeds_per_point"] == [1, 2]  # the two seed-1 replicates of the smoke profile
-            assert "interval" in block["data"] and "epochs" in block["noise"]
+            assert block["replicates_per_point"] == [2, 2]
+            assert len(block["param"]["curve"]["x"]) == 2 and len(block["data"]["curve"]["x"]) == 2
+            for axis in ("param", "data"):
+                fit = block[axis]
+                assert fit["verdict"] in ("rises", "falls", "flat", "within noise", "undetermined")
+                assert not fit["defined"] or fit["low"] <= fit["alpha"] <= fit["high"]
+            assert "null" in block["signal"] and "replicates" in block["noise"]
     features = json.loads((root / "metrics/features.json").read_text(encoding="utf-8"))
     assert set(features["acc"]["complexity"]) == {"math", "code"} == set(features["acc"]["cross"])
     regression = json.loads((root / "metrics/regression.json").read_text(encoding="utf-8"))
@@ -137,19 +144,22 @@ def test_analysis_writes_fits_features_regression_and_report(smoke_runs):
         assert regression[score]["complexity_vs_param"]["defined"] is False
         assert "fewer than three" in regression[score]["complexity_vs_param"]["reason"]
     report = (root / "metrics/report.md").read_text(encoding="utf-8")
-    assert "## What is distinguishable from noise" in report and "fig7_features.png" in report
+    assert "## What this study can claim" in report and "fig7_features.png" in report
     assert "## Sensitivities on each score" in report and "<figcaption>" in report
     assert (root / "metrics/report.html").is_file() and (root / "metrics/figures/fig1_overall.png").is_file()
 
 
 def test_mixes_are_derived_trained_and_set_against_the_baseline(smoke_runs):
     root, _ = smoke_runs
-    derivation = json.loads((root / "data/mixes/derivation.json").read_text(encoding="utf-8"))
-    classes = json.loads((root / "metrics/sensitivity.json").read_text(encoding="utf-8"))
+    derivation = json.loads((root / "metrics/derivation.json").read_text(encoding="utf-8"))
+    classes = json.loads((root / "metrics/sensitivity.json").read_text(encoding="utf-8"))["sets"]
     for ability, rule in derivation["abilities"].items():
-        assert rule.get("analysis_class", rule["class"]) == classes[ability]["class"]
-        if "analysis_class" in rule:  # a falling or flat data curve: resistant, whatever its class
-            assert rule["class"] == "resistant" and rule["rule"] == "floor"
+        assert rule["class"] == classes[ability]["class"] and rule["score"] == classes[ability]["score"]
+        verdict = classes[ability][rule["score"]]["data"]["verdict"]
+        # only evidence moves an ability off the Baseline's size
+        assert rule["rule"] == {"rises": rule["rule"], "flat": "floor", "falls": "floor"}.get(
+            verdict, "baseline"
+        )
         if rule["rule"] == "floor":
             assert derivation["reconstruct"]["sizes"][ability] == 1 == derivation["maximum"]["sizes"][ability]
     if any(r["rule"] == "scale" for r in derivation["abilities"].values()):
@@ -159,7 +169,7 @@ def test_mixes_are_derived_trained_and_set_against_the_baseline(smoke_runs):
         assert len(items) == derivation[mix]["total"]
         assert (root / f"models/mixes/{mix}/epoch-02/model.safetensors").is_file()
     table = json.loads((root / "metrics/mixes.json").read_text(encoding="utf-8"))
-    assert table["baseline"]["setting"] == "s-curated-n4"
+    assert table["baseline"]["replicates"] == 2 and table["reconstruct"]["replicates"] == 2
     baseline = json.loads((root / "metrics/settings/s-curated-n4.json").read_text(encoding="utf-8"))
     mix = json.loads((root / "metrics/mixes/maximum.json").read_text(encoding="utf-8"))
     key = "benchmark.heldout.2shot.acc"
@@ -167,6 +177,48 @@ def test_mixes_are_derived_trained_and_set_against_the_baseline(smoke_runs):
     assert table["maximum"]["train_examples"] == derivation["maximum"]["total"]
     report = (root / "metrics/report.md").read_text(encoding="utf-8")
     assert "## Derived mixes" in report and "Table 3 analogue" in report
+
+
+def test_verify_recomputes_every_number_and_names_a_changed_one(smoke_runs, tmp_path):
+    """In a git clone (no DVC data pulled): the README's block written, then verify passes; a number
+    changed in the analysis, in a setting's metrics or in an item fails it, each named."""
+    import shutil
+
+    root, _ = smoke_runs
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("data", "models", "mlflow*", ".dvc"))
+    python = [sys.executable, "-m", "doit_study"]
+    subprocess.run([*python, "results", "--write"], cwd=copy, env=ENV, check=True, capture_output=True)
+    passed = subprocess.run([*python, "verify"], cwd=copy, env=ENV, capture_output=True, text=True)
+    assert passed.returncode == 0, passed.stderr[-3000:]
+    assert "every number recomputes" in passed.stdout
+
+    def fails_naming(path: str, old: str, new: str, named: str) -> None:
+        target = copy / path
+        text = target.read_text(encoding="utf-8")
+        assert old in text, (path, old)
+        target.write_text(text.replace(old, new, 1), encoding="utf-8")
+        failed = subprocess.run([*python, "verify"], cwd=copy, env=ENV, capture_output=True, text=True)
+        target.write_text(text, encoding="utf-8")
+        assert failed.returncode == 1 and named in failed.stderr, failed.stderr[-2000:]
+
+    sensitivity = json.loads((copy / "metrics/sensitivity.json").read_text(encoding="utf-8"))
+    alpha = sensitivity["sets"]["math"]["continuous"]["data"]["alpha"]
+    fails_naming(
+        "metrics/sensitivity.json",
+        json.dumps(alpha),
+        json.dumps(alpha + 0.5),
+        "sets.math.continuous.data.alpha",
+    )
+    metrics = json.loads((copy / "metrics/settings/s-curated-n4.json").read_text(encoding="utf-8"))
+    acc = metrics["test.code.acc"]
+    fails_naming(
+        "metrics/settings/s-curated-n4.json",
+        f'"test.code.acc": {json.dumps(acc)}',
+        f'"test.code.acc": {json.dumps(acc + 0.25)}',
+        "test.code.acc",
+    )
+    fails_naming("README.md", "Findings that survive", "Findings that survived", "README.md")
 
 
 def read_items_or_lines(path: Path) -> list[str]:

@@ -147,7 +147,7 @@ def test_a_branch_with_another_setting_diffs_against_main(published, tmp_path):
     clone = _clone(root, tmp_path / "clone")
     sh("git", "checkout", "-q", "-b", "more-data", cwd=clone)
     params = yaml.safe_load((clone / "params.yaml").read_text(encoding="utf-8"))
-    params["train"]["settings"]["s-curated-n16"] = {"size": "s", "subset": "curated-n16", "seed": 0}
+    params["train"]["settings"]["s-curated-n16"] = {"foundation": "s", "subset": "curated-n16", "seed": 0}
     (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     output = sh("dvc", "repro", cwd=clone)
     assert (
@@ -215,11 +215,11 @@ def test_the_train_stage_runs_under_the_configured_launcher(published, tmp_path)
 
 
 def _levels(document) -> set[float]:
-    """Every analysis.bootstrap.level found in `dvc exp show --json` output."""
+    """Every analysis.resampling.level found in `dvc exp show --json` output."""
     found = set()
     if isinstance(document, dict):
         level = (
-            document.get("analysis", {}).get("bootstrap", {}).get("level")
+            document.get("analysis", {}).get("resampling", {}).get("level")
             if isinstance(document.get("analysis"), dict)
             else None
         )
@@ -236,9 +236,9 @@ def _levels(document) -> set[float]:
 def test_experiments_run_queue_and_show(published, tmp_path):
     root, _ = published
     clone = _clone(root, tmp_path / "clone")
-    output = sh("dvc", "exp", "run", "-S", "analysis.bootstrap.level=0.9", cwd=clone)
+    output = sh("dvc", "exp", "run", "-S", "analysis.resampling.level=0.9", cwd=clone)
     assert "Running stage 'analyse'" in output and "Running stage 'train@" not in output
-    sh("dvc", "exp", "run", "--queue", "-S", "analysis.bootstrap.level=0.8", cwd=clone)
+    sh("dvc", "exp", "run", "--queue", "-S", "analysis.resampling.level=0.8", cwd=clone)
     sh("dvc", "queue", "start", "-j", "1", cwd=clone)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:

@@ -4,11 +4,13 @@ and the scores a tiny model's items get, against plain forward passes."""
 import math
 
 import pytest
+import torch
 
 from doit_study.core.schema import AnswerKind
 from doit_study.evaluation.continuous import (
     ability_family,
     distractor_margin,
+    letter_sets,
     nll_per_byte,
     option_probability,
     summarise_continuous,
@@ -79,10 +81,11 @@ def test_scores_of_a_tiny_model_equal_plain_forward_passes(tiny):
     expected = math.exp(direct[1]) / sum(math.exp(v) for v in direct)
     assert letter.family == "option" and letter.continuous == pytest.approx(expected, abs=1e-5)
 
-    gold = [*tokenizer.encode("yǎng", add_special_tokens=False), eot]
-    [[nll]] = continuation_nll_naive(model, prompts[1:2], [[gold]])
-    assert fill.family == "bytes" and fill.gold_nll == pytest.approx(nll, abs=1e-4)
-    assert fill.continuous == pytest.approx(-nll * len(gold) / len("yǎng".encode()), abs=1e-4)
+    answer = tokenizer.encode("yǎng", add_special_tokens=False)
+    [[nll, with_stop]] = continuation_nll_naive(model, prompts[1:2], [[answer, [*answer, eot]]])
+    assert fill.family == "bytes" and fill.gold_nll == pytest.approx(with_stop, abs=1e-4)
+    # the answer's own tokens: the stop token is the format, not the answer
+    assert fill.continuous == pytest.approx(-nll * len(answer) / len("yǎng".encode()), abs=1e-4)
 
     choices = [[*tokenizer.encode(c, add_special_tokens=False), eot] for c in items[2].choices]
     [nlls] = continuation_nll_naive(model, prompts[2:], [choices])
@@ -94,3 +97,39 @@ def test_scores_of_a_tiny_model_equal_plain_forward_passes(tiny):
     assert summary["code"]["continuous_random"] == 0.0 and summary["code"]["loss"] == pytest.approx(
         nlls[0], abs=1e-4
     )
+
+
+def test_a_multi_letter_gold_is_scored_among_every_letter_set():
+    assert letter_sets("BD", "ABCD")[0] == "BD" and len(letter_sets("BD", "ABCD")) == 15
+    assert sorted(letter_sets("A", "AB")) == ["A", "AB", "B"]
+    assert letter_sets("DB", "ABCD") is None and letter_sets("B,D", "ABCD") is None
+
+
+def test_format_only_learning_leaves_the_answer_scores_where_they_were(tiny):
+    """A model that learned only to stop (its stop token boosted everywhere) keeps the per-byte and
+    the letter-set scores within a small fraction of what the stop token's own loss moved."""
+    model, tokenizer = tiny
+    items = [
+        make("“氧”的拼音是____。", "yǎng", ability="chinese", kind=AnswerKind.fill, id="b"),
+        make(FOUR + "（多选）", "BD", ability="ethics", kind=AnswerKind.multi_letter, id="m"),
+    ]
+    config = ScoringConfig.from_params(smoke_group("evaluate", choice_parse="text"))
+    before = score_items(model, tokenizer, items, config)
+    eot, head = chat_ids(tokenizer).end_of_turn, model.get_output_embeddings()
+    biased = torch.nn.Linear(head.in_features, head.out_features, bias=True)
+    with torch.no_grad():
+        biased.weight.copy_(head.weight)
+        biased.bias.zero_()
+        biased.bias[eot] = 3.0  # the stop token's logit raised at every position
+    model.set_output_embeddings(biased)
+    try:
+        after = score_items(model, tokenizer, items, config)
+    finally:
+        model.set_output_embeddings(head)
+    fill, multi = zip(before, after, strict=True)
+    assert multi[0].family == "option" and 0 < multi[0].continuous < 1
+    tokens = len(tokenizer.encode("yǎng", add_special_tokens=False)) + 1
+    with_stop = [-f.gold_nll * tokens / len("yǎng".encode()) for f in fill]  # the old definition
+    assert abs(with_stop[1] - with_stop[0]) > 0.3  # counting the stop token, the score jumps
+    assert abs(fill[1].continuous - fill[0].continuous) < 0.2 * abs(with_stop[1] - with_stop[0])
+    assert abs(multi[1].continuous - multi[0].continuous) < 0.05

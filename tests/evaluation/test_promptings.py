@@ -91,14 +91,17 @@ def test_config_refuses_a_judge_without_open_answers_and_unknown_names():
     from tests.helpers import REPO
 
     params = load_params(REPO / "profiles/smoke.yaml").model_dump()
-    params["judge"] |= {"settings": ["s-curated-n4"], "local_size": "l"}
+    params["judge"] |= {"settings": ["s-curated-n4"], "local_model": "m"}
     with pytest.raises(ValidationError, match=r"evaluate\.open_answers: required"):
         StudyParams.model_validate(params)
     params["evaluate"]["open_answers"] = {"length_factor": 2.0, "max_new_tokens": 32}
     params["judge"]["compare_with"] = "nope"
     with pytest.raises(ValidationError, match="'nope' is not a setting"):
         StudyParams.model_validate(params)
-    params["judge"]["compare_with"] = None
+    params["judge"] |= {"compare_with": None, "local_model": "xl"}
+    with pytest.raises(ValidationError, match=r"judge\.local_model: 'xl' is not one of foundation\.models"):
+        StudyParams.model_validate(params)
+    params["judge"]["local_model"] = "m"
     StudyParams.model_validate(params)
     params["expand"]["style"]["ratios"] = [0.5]
     params["expand"]["style"]["open"] = ["poetry"]

@@ -80,17 +80,28 @@ def test_setting_metrics_are_flat_and_complete():
 
 
 def test_study_rows_carry_the_factors_of_the_setting():
-    index = {"subsets": {"curated-n16": {"kind": "uniform", "total": 160}}}
+    index = {
+        "subsets": {
+            "curated-n16": {"kind": "uniform", "total": 160, "data_seed": 0},
+            "curated-n16-d2": {"kind": "uniform", "total": 160, "data_seed": 2},
+        }
+    }
     factors = subset_factors("curated-n16", index)
     assert factors == {"pool": "curated", "n_per_ability": 16, "data_volume": 160, "kind": "uniform"} | {
+        "data_seed": 0,
         "task_count": None,
         "cot_ratio": None,
         "open_ratio": None,
     }
+    redrawn = subset_factors("curated-n16-d2", index)  # another data seed: the same grid point
+    assert redrawn == factors | {"data_seed": 2}
     test = _summary(["math", "ood_x"], lambda name: 0.1)
     metrics = setting_metrics(2, _summary(["math"], lambda n: 0.2), test, {}, 99, 160)
-    rows = study_rows("m-curated-n16-seed1", {"size": "m", "seed": 1}, factors, metrics)
+    spec = {"foundation": "m", "size": "m", "seed": 1}
+    rows = study_rows("m-curated-n16-seed1", spec, factors, metrics)
     pairs = {(r["split"], r["ability"]) for r in rows}
     assert pairs == {("valid", "math"), ("test", "math"), ("test", "ood_x")}
     assert all(r["parameters"] == 99 and r["best_epoch"] == 2 and r["data_volume"] == 160 for r in rows)
-    assert all(r["seed"] == 1 and r["size"] == "m" for r in rows)
+    assert all(r["seed"] == 1 and r["size"] == "m" and r["foundation"] == "m" for r in rows)
+    assert all(r["data_seed"] == 0 for r in rows)
+    assert {r["data_seed"] for r in study_rows("m-curated-n16-d2", spec, redrawn, metrics)} == {2}

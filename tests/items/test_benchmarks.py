@@ -69,6 +69,10 @@ def test_heldout_set_is_deterministic_and_answers_are_right():
         else:
             assert by_word[answer]["radicals"] == question.question.split("「")[1][0]
     assert sum(q.split == "dev" for q in first) == 4 and sum(q.split == "test" for q in first) == 8
+    # the golds rotate through the positions: every letter holds the answer equally often
+    for subject in ("strokes", "radical_to_character"):
+        answers = [q.answer for q in first if q.subject == subject]
+        assert answers == ["A", "B", "C", "D", "A", "B"]
 
 
 def test_k_shot_prompt_puts_solved_exemplars_before_the_question():

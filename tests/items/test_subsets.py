@@ -4,17 +4,25 @@ import pytest
 
 from doit_study.core.files import DataError
 from doit_study.core.schema import ABILITIES
-from doit_study.items.subsets import build_pools, check_sizes, materialise, mix_sizes, plan_subsets
+from doit_study.items.subsets import (
+    build_pools,
+    check_sizes,
+    materialise,
+    mix_sizes,
+    plan_subsets,
+    reordered,
+)
 from doit_study.params.expand import ExpandParams, MixParams
 from tests.helpers import make
 
 
-def _expand(n_per_ability, single_n=8, synthetic=(), **designs) -> ExpandParams:
+def _expand(n_per_ability, single_n=8, synthetic=(), data_seeds=(0,), **designs) -> ExpandParams:
     """Expand params with these subsets and no FLAN or LIMIT subsets unless given."""
     return ExpandParams(
         seed=0,
         pool=dict.fromkeys(ABILITIES, 20),
         n_per_ability=list(n_per_ability),
+        data_seeds=list(data_seeds),
         single_ability_n=single_n,
         synthetic_n_per_ability=list(synthetic),
         mixes={},
@@ -52,6 +60,35 @@ def test_subsets_are_nested_prefixes():
     assert set(made["curated-n1"]) < set(made["curated-n4"]) < set(made["curated-n16"])
     assert set(made["only-math-n8"]) <= set(made["curated-n16"])
     assert len(made["curated-n4"]) == 40
+
+
+def test_each_data_seed_draws_its_own_nested_chain_of_uniform_subsets():
+    pools, _ = build_pools(_train(), dict.fromkeys(ABILITIES, 20), seed=3)
+    plan = plan_subsets(_expand([1, 4, 16], data_seeds=[0, 1, 2]), dict.fromkeys(ABILITIES, 20), None)
+    uniform = [s for s in plan if s.kind == "uniform"]
+    assert [(s.name, s.data_seed) for s in uniform] == [
+        (f"curated-n{n}{suffix}", seed)
+        for seed, suffix in ((0, ""), (1, "-d1"), (2, "-d2"))
+        for n in (1, 4, 16)
+    ]
+    assert {s.data_seed for s in plan if s.kind != "uniform"} == {0}
+    drawn = {seed: reordered(pools, 3, seed) for seed in (0, 1, 2)}
+    assert drawn[0] is pools  # data seed 0: the pools' own order, the subsets of before
+    made = {s.name: [i.id for i in materialise(s, drawn[s.data_seed])] for s in uniform}
+    for suffix in ("", "-d1", "-d2"):  # nested across n within one data seed
+        chain = [set(made[f"curated-n{n}{suffix}"]) for n in (1, 4, 16)]
+        assert chain[0] < chain[1] < chain[2]
+        assert [len(c) for c in chain] == [10, 40, 160]
+        for ability in ABILITIES:  # uniform: n items of each ability
+            assert sum(i.startswith(f"{ability}-") for i in made[f"curated-n4{suffix}"]) == 4
+    for n in (4, 16):  # distinct draws: another data seed takes other items from the same pools
+        assert len({frozenset(made[f"curated-n{n}{suffix}"]) for suffix in ("", "-d1", "-d2")}) == 3
+    for seed in (1, 2):  # the same items, only reordered, and deterministic
+        assert {a: sorted(i.id for i in v) for a, v in drawn[seed].items()} == {
+            a: sorted(i.id for i in v) for a, v in pools.items()
+        }
+        assert [i.id for i in reordered(pools, 3, seed)["math"]] == [i.id for i in drawn[seed]["math"]]
+    assert [i.id for i in drawn[1]["math"]] != [i.id for i in drawn[2]["math"]]
 
 
 def test_pool_order_is_independent_of_file_order():

@@ -6,6 +6,8 @@ from doit_study.core.files import DataError
 from doit_study.params.annotate import AnnotateParams
 from doit_study.params.base import line_of, read_group
 from doit_study.params.data import DataParams
+from doit_study.params.expand import ExpandParams, subset_names
+from doit_study.params.foundation import FoundationParams
 from doit_study.params.mixes import MixesParams
 from doit_study.params.study import load_params
 from doit_study.params.train import TrainParams
@@ -76,19 +78,92 @@ def test_min_epoch_beyond_training_is_rejected(tmp_path: Path):
         load_params(bad)
 
 
+def _line(text: str, start: str) -> int:
+    return next(k for k, row in enumerate(text.splitlines(), 1) if row.startswith(start))
+
+
 def test_a_mix_baseline_without_its_setting_is_rejected(tmp_path: Path):
     smoke = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8")
     bad = tmp_path / "params.yaml"
-    bad.write_text(smoke.replace("  baseline: curated-n4", "  baseline: curated-n16"), encoding="utf-8")
+    text = smoke.replace("  baseline: curated-n4", "  baseline: curated-n16")
+    bad.write_text(text, encoding="utf-8")
     with pytest.raises(
-        DataError, match=r"mixes\.baseline: no setting in train\.settings trains curated-n16 at s"
-    ):
+        DataError,
+        match=r"mixes\.settings\.reconstruct: no setting in train\.settings trains the Baseline curated-n16"
+        r" on s with seed 0",
+    ) as error:
         load_params(bad)
-    bad.write_text(
-        smoke.replace("  size: s                 # the size", "  size: xl  # the size"), encoding="utf-8"
+    assert error.value.field == "mixes.settings.reconstruct"
+    assert error.value.line == _line(text, "    reconstruct: {subset: reconstruct")
+    text = smoke.replace(
+        "reconstruct: {subset: reconstruct, foundation: s,",
+        "reconstruct: {subset: reconstruct, foundation: xl,",
     )
-    with pytest.raises(DataError, match=r"mixes\.size: 'xl' is not one of foundation\.sizes"):
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(
+        DataError, match=r"mixes\.settings\.reconstruct\.foundation: 'xl' is not one of foundation\.models"
+    ) as error:
         load_params(bad)
+    assert error.value.field == "mixes.settings.reconstruct.foundation"
+    for subset in ("maximal", "maximum-d0", "maximum-dx"):  # derive_mixes writes none of these
+        text = smoke.replace("maximum: {subset: maximum,", f"maximum: {{subset: {subset},")
+        bad.write_text(text, encoding="utf-8")
+        with pytest.raises(DataError, match=f"reconstruct or maximum .*, not '{subset}'") as error:
+            read_group(bad, MixesParams)
+        assert error.value.field == "mixes.settings.maximum.subset"
+        assert error.value.line == _line(text, "    maximum: {subset:")
+
+
+def test_a_mix_of_another_data_seed_needs_that_seed_and_its_baseline_replicate(tmp_path: Path):
+    """A mix run on data seed k is compared with the Baseline drawn under data seed k, trained on
+    the same foundation with the same seed: without that replicate the check refuses it."""
+    smoke = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8")
+    mix = "    maximum-d2: {subset: maximum-d2, foundation: s, seed: 0}\n"
+    text = smoke.replace("  baseline: curated-n4", mix + "  baseline: curated-n4")
+    bad = tmp_path / "params.yaml"
+    bad.write_text(text, encoding="utf-8")
+    read_group(bad, MixesParams)  # the group alone is valid: the check across groups refuses it
+    with pytest.raises(DataError, match=r"mixes\.settings\.maximum-d2\.subset: data seed 2 is not in"):
+        load_params(bad)
+    text = text.replace("  data_seeds: [0, 1]", "  data_seeds: [0, 1, 2]")
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(
+        DataError,
+        match=r"mixes\.settings\.maximum-d2: no setting in train\.settings trains the Baseline "
+        r"curated-n4-d2 on s with seed 0",
+    ) as error:
+        load_params(bad)
+    assert error.value.field == "mixes.settings.maximum-d2"
+    assert error.value.line == _line(text, mix.rstrip())
+    replicates = {  # each differs from the replicate the mix needs in one of foundation, seed, data seed
+        "m-curated-n4-d2: {foundation: m, subset: curated-n4-d2, seed: 0}",
+        "s-curated-n4-d2-seed1: {foundation: s, subset: curated-n4-d2, seed: 1}",
+        "s-curated-n16-d2: {foundation: s, subset: curated-n16-d2, seed: 0}",
+    }
+    for setting in replicates:
+        bad.write_text(text + f"    {setting}\n", encoding="utf-8")
+        with pytest.raises(DataError, match="trains the Baseline curated-n4-d2 on s with seed 0"):
+            load_params(bad)
+    bad.write_text(text + "    s-curated-n4-d2: {foundation: s, subset: curated-n4-d2, seed: 0}\n")
+    params = load_params(bad)
+    assert params.mixes.settings["maximum-d2"].subset == "maximum-d2"
+
+
+def test_data_seeds_start_at_zero_and_name_their_subsets(tmp_path: Path):
+    smoke = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "params.yaml"
+    setting = "    s-curated-n16-d2: {foundation: s, subset: curated-n16-d2, seed: 0}\n"
+    bad.write_text(smoke + setting, encoding="utf-8")
+    with pytest.raises(DataError, match="expand writes no subset 'curated-n16-d2'"):
+        load_params(bad)
+    bad.write_text(smoke.replace("  data_seeds: [0, 1]", "  data_seeds: [0, 1, 3]"), encoding="utf-8")
+    names = subset_names(read_group(bad, ExpandParams))
+    assert {"curated-n16-d1", "curated-n16-d3"} <= set(names) and "curated-n16-d2" not in names
+    for seeds in ("[1, 2]", "[0, 2, 2]"):
+        bad.write_text(smoke.replace("  data_seeds: [0, 1]", f"  data_seeds: {seeds}"), encoding="utf-8")
+        with pytest.raises(DataError, match="data_seeds") as error:
+            read_group(bad, ExpandParams)
+        assert error.value.field == "expand.data_seeds"
 
 
 def test_lora_with_fsdp_sharding_is_rejected(tmp_path: Path):
@@ -109,24 +184,61 @@ def test_two_settings_of_the_same_seed_and_a_baseline_without_its_seed_are_refus
     smoke = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8")
     bad = tmp_path / "params.yaml"
     bad.write_text(
-        smoke.replace("{size: s, subset: curated-n4, seed: 1}", "{size: s, subset: curated-n4, seed: 0}")
+        smoke.replace(
+            "{foundation: s-r1, subset: curated-n4-d1, seed: 1}",
+            "{foundation: s, subset: curated-n4, seed: 0}",
+        )
     )
-    with pytest.raises(DataError, match="the same size, subset and seed as s-curated-n4") as error:
+    with pytest.raises(DataError, match="the same foundation, subset and seed as s-curated-n4") as error:
         read_group(bad, TrainParams)
-    assert error.value.field == "train.settings.s-curated-n4-seed1"
+    assert error.value.field == "train.settings.s-curated-n4-r1"
     bad.write_text(
-        smoke.replace("  seed: 0                 # the mixes", "  seed: 7                 # the mixes")
+        smoke.replace(
+            "reconstruct: {subset: reconstruct, foundation: s, seed: 0}",
+            "reconstruct: {subset: reconstruct, foundation: s, seed: 7}",
+        )
     )
     read_group(bad, MixesParams)  # the group alone is valid: the check across groups refuses it
-    with pytest.raises(DataError, match=r"with seed 7 \(mixes.seed\)"):
+    with pytest.raises(DataError, match=r"trains the Baseline curated-n4 on s with seed 7") as error:
         load_params(bad)
+    assert error.value.field == "mixes.settings.reconstruct"
+
+
+def test_a_train_setting_on_an_unknown_foundation_is_refused_naming_its_key(tmp_path: Path):
+    smoke = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8")
+    row = "    m-curated-n4: {foundation: xs, subset: curated-n4, seed: 0}"
+    text = smoke.replace("    m-curated-n4: {foundation: m, subset: curated-n4, seed: 0}", row)
+    bad = tmp_path / "params.yaml"
+    bad.write_text(text, encoding="utf-8")
+    read_group(bad, TrainParams)  # the group alone is valid: foundation.models is another group
+    with pytest.raises(
+        DataError, match=r"train\.settings\.m-curated-n4\.foundation: 'xs' is not one of foundation\.models"
+    ) as error:
+        load_params(bad)
+    assert error.value.field == "train.settings.m-curated-n4.foundation"
+    assert error.value.line == _line(text, row)
+
+
+def test_foundation_models_name_a_size_and_are_distinct(tmp_path: Path):
+    smoke = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "params.yaml"
+    replica = "    m-r1: {size: m, seed: 1}"
+    bad.write_text(smoke.replace(replica, "    m-r1: {size: xl, seed: 1}"), encoding="utf-8")
+    with pytest.raises(DataError, match=r"models\.m-r1\.size: 'xl' is not one of sizes"):
+        read_group(bad, FoundationParams)
+    bad.write_text(smoke.replace(replica, "    m-r1: {size: m, seed: 0}"), encoding="utf-8")
+    with pytest.raises(DataError, match=r"models\.m-r1: the same model as m"):
+        read_group(bad, FoundationParams)
+    replicate = "    m: {size: m, seed: 0}\n    m-r2: {size: m, seed: 2}"
+    bad.write_text(smoke.replace("    m: {size: m, seed: 0}", replicate), encoding="utf-8")
+    assert set(read_group(bad, FoundationParams).models) == {"s", "s-r1", "m", "m-r1", "m-r2"}
 
 
 def test_a_setting_on_a_subset_expand_never_writes_is_refused_by_the_check(tmp_path: Path):
     smoke = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8")
     text = smoke.replace(
-        "s-only-math-n16: {size: s, subset: only-math-n16, seed: 0}",
-        "s-only-math-n16: {size: s, subset: only-math-n64, seed: 0}",
+        "s-only-math-n16: {foundation: s, subset: only-math-n16, seed: 0}",
+        "s-only-math-n16: {foundation: s, subset: only-math-n64, seed: 0}",
     )
     bad = tmp_path / "params.yaml"
     bad.write_text(text, encoding="utf-8")
@@ -135,7 +247,7 @@ def test_a_setting_on_a_subset_expand_never_writes_is_refused_by_the_check(tmp_p
     assert error.value.field == "train.settings.s-only-math-n16.subset"
     assert (
         error.value.line
-        == text.splitlines().index("    s-only-math-n16: {size: s, subset: only-math-n64, seed: 0}") + 1
+        == text.splitlines().index("    s-only-math-n16: {foundation: s, subset: only-math-n64, seed: 0}") + 1
     )
     assert read_group(bad, DataParams).source == "builtin"  # a stage reads only its own groups
 

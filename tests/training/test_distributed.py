@@ -25,6 +25,8 @@ def setup(tmp_path_factory, tokenizer):
     model = tiny_llama(tokenizer, seed=0)
     model.save_pretrained(root / "base", safe_serialization=True)
     tokenizer.save_pretrained(root / "base")
+    record = {"model": "s", "size": "s", "seed": 0}  # what the foundation stage writes beside it
+    (root / "base" / "foundation.json").write_text(json.dumps(record), encoding="utf-8")
     lines = [
         json.dumps(
             {
@@ -40,8 +42,8 @@ def setup(tmp_path_factory, tokenizer):
     params = yaml.safe_load((REPO / "profiles/smoke.yaml").read_text(encoding="utf-8"))
     params["train"] |= {
         "max_length": 64,
-        # the name of a subset expand writes (the stage is given subset.jsonl), at the mixes' size
-        "settings": {"ddp": {"size": "s", "subset": "curated-n4", "seed": 0}},
+        # the name of a subset expand writes (the stage is given subset.jsonl), on a foundation model
+        "settings": {"ddp": {"foundation": "s", "subset": "curated-n4", "seed": 0}},
         # three micro-batches per global batch: one of two processes has an empty slot every step
         "optim": {"epochs": 2, "peak_lr": 3e-3, "end_lr": 3e-4, "global_batch": 6, "micro_batch": 2},
     }
@@ -63,7 +65,7 @@ def _train(root: Path, out: str, launcher: list[str], params: str = "params.yaml
         "ddp",
         "--stage",
         "train@ddp",
-        "--size",
+        "--foundation",
         "s",
         "--seed",
         "0",

@@ -76,7 +76,7 @@ def test_a_folder_without_safetensors_is_refused(plain_model_dir, tmp_path):
 def test_tiny_pretraining_writes_a_loadable_folder(tmp_path, tokenizer):
     blocks = pack_blocks(tokenizer, TEXTS, seq_len=32, max_tokens=2000)
     assert blocks and all(len(ids) == 32 for ids, _ in blocks)
-    config = TrainConfig(epochs=1, peak_lr=3e-3, end_lr=3e-4, global_batch=8, micro_batch=8)
+    config = TrainConfig(epochs=1, peak_lr=3e-3, end_lr=3e-4, global_batch=8, micro_batch=8, length_group=1)
     record = pretrain_tiny(
         TinyLlama(32, 1, 4, 64, 128), tokenizer, blocks, config, tmp_path / "work", tmp_path / "base"
     )
@@ -122,7 +122,7 @@ def _args(params, subset, base, out):
         "s-curated-n1",
         "--stage",
         "train@s-curated-n1",
-        "--size",
+        "--foundation",
         "s",
         "--seed",
         "0",
@@ -186,6 +186,8 @@ def test_a_half_precision_release_is_fine_tuned_with_float32_weights(tmp_path, p
     adapt_pretrained(str(plain_model_dir), tmp_path / "base")
     load_causal_lm(tmp_path / "base").to(torch.bfloat16).save_pretrained(tmp_path / "base")
     assert load_causal_lm(tmp_path / "base").dtype == torch.bfloat16
+    record = {"model": "s", "size": "s", "seed": 0}  # what the foundation stage writes beside it
+    (tmp_path / "base" / "foundation.json").write_text(json.dumps(record), encoding="utf-8")
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
     result = _stage(
         _args(_params(tmp_path), _subset(tmp_path), tmp_path / "base", tmp_path / "out"), tmp_path, env

@@ -37,6 +37,7 @@ def _config(**overrides):
     return TrainConfig(
         **(
             {"epochs": 3, "peak_lr": 3e-3, "end_lr": 3e-4, "global_batch": 4, "micro_batch": 2, "seed": 0}
+            | {"length_group": 1}
             | overrides
         )
     )
@@ -121,11 +122,23 @@ def test_a_tampered_checkpoint_is_refused_on_resume(tokenizer, tmp_path):
 
 def test_length_grouping_keeps_padding_low_and_covers_every_example():
     lengths = [((i * 37) % 200) + 5 for i in range(1000)]
-    batches = length_grouped_batches(lengths, micro_batch=8, group_size=50, seed=0, epoch=1)
+    batches = length_grouped_batches(lengths, micro_batch=8, length_group=50, seed=0, epoch=1)
     assert sorted(i for b in batches for i in b) == list(range(1000))
     padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
     assert 1 - sum(lengths) / padded < 0.10
     assert batches != length_grouped_batches(lengths, 8, 50, seed=0, epoch=2)
+
+
+def test_replicate_seeds_train_on_different_batches_not_the_same_batches_reordered():
+    lengths = [((i * 37) % 200) + 5 for i in range(40)]  # 40 items: n4 over ten abilities
+
+    def compositions(seed: int, group: int) -> set:
+        return {frozenset(b) for b in length_grouped_batches(lengths, 16, group, seed=seed, epoch=1)}
+
+    # one length group holding the whole subset: every seed gets the same batches
+    assert compositions(0, 50) == compositions(1, 50)
+    assert compositions(0, 1) != compositions(1, 1)
+    assert compositions(0, 1).isdisjoint(compositions(1, 1))
 
 
 def test_lora_trains_adapters_only_and_resumes(tokenizer, tmp_path):

@@ -15,7 +15,7 @@ from doit_study.core.schema import display_name
 SCORE_LABELS = {"acc": "test accuracy", "continuous": "continuous score"}
 
 
-def _figure(path: Path, draw, size: tuple[float, float]) -> None:
+def save_figure(path: Path, draw, size: tuple[float, float]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -282,5 +282,5 @@ def draw_figures(
         points = design_points(design[1], design[0])
         figures[f"design_{design[0]}.png"] = (design_figure(points, design[0]), (11.0, 4.2))
     for name, (draw, size) in figures.items():
-        _figure(folder / name, draw, size)
+        save_figure(folder / name, draw, size)
     return list(figures)

@@ -1,7 +1,8 @@
-"""What the analysis can claim, in words: for every fitted sensitivity whether its interval excludes
-zero (an effect) or not (within noise), which score carries a finding and its signal-to-noise, the
-paper's findings beside this run's, and the limits of the run. Pure functions over the analysis
-outputs; every sentence is computed, none is written in advance."""
+"""What the analysis can claim, in words: per fitted sensitivity its verdict (rises or falls beyond
+noise at the study's false discovery rate, flat, within noise, undetermined), which score carries a
+finding, the sets whose untuned foundations already score beyond chance (a possible position or format
+artefact), the paper's findings beside this run's, and the limits of the run. Pure functions over
+the analysis outputs; every sentence is computed, none is written in advance."""
 
 from __future__ import annotations
 
@@ -18,16 +19,13 @@ AXES = {
     "cot": "chain-of-thought share",
     "open": "open-ended share",
 }
+BEYOND = ("rises", "falls")
 
 
 def fitted_axes(sensitivity: Mapping[str, dict]) -> list[str]:
     """The factors this run fitted, in AXES order."""
     found = {
-        axis
-        for e in sensitivity.values()
-        for block in e.values()
-        if isinstance(block, dict)
-        for axis in block
+        axis for e in sensitivity.values() for score in SCORES for axis in e.get(score, {}) if axis in AXES
     }
     return [axis for axis in AXES if axis in found]
 
@@ -58,60 +56,100 @@ def number(value) -> str:
     return str(value)
 
 
-def verdict(fit: Mapping) -> str:
-    """'rises' or 'falls' when the interval excludes zero, 'within noise' when it does not."""
-    if not fit.get("defined"):
-        return f"undefined ({fit.get('reason', 'not fitted')})"
-    interval = fit.get("interval", {})
-    if not interval.get("defined"):
-        return f"no interval ({interval.get('reason', 'not resampled')})"
-    if not interval["excludes_zero"]:
-        return "within noise"
-    return "rises" if fit["alpha"] > 0 else "falls"
-
-
 def fit_cell(fit: Mapping) -> str:
-    """alpha [low, high] and the verdict."""
+    """alpha [low, high], the adjusted p-value and the verdict."""
     if not fit.get("defined"):
-        return verdict(fit)
-    interval = fit.get("interval", {})
-    band = f" [{number(interval['low'])}, {number(interval['high'])}]" if interval.get("defined") else ""
-    return f"{number(fit['alpha'])}{band}: {verdict(fit)}"
+        return f"undetermined ({fit.get('reason', 'not fitted')})"
+    band = f"[{number(fit['low'])}, {number(fit['high'])}]"
+    return f"{number(fit['alpha'])} {band}, p_adj {number(fit.get('p_adjusted'))}: {fit['verdict']}"
 
 
-def effect_counts(sensitivity: Mapping[str, dict]) -> dict[str, dict[str, tuple[int, int]]]:
-    """Per score and axis: (sets whose interval excludes zero, sets fitted)."""
-    counts: dict[str, dict[str, tuple[int, int]]] = {}
+def verdict_counts(sensitivity: Mapping[str, dict]) -> dict[str, dict[str, dict[str, int]]]:
+    """Per score and axis: how many sets have each verdict."""
+    counts: dict[str, dict[str, dict[str, int]]] = {}
     for score in SCORES:
         for axis in fitted_axes(sensitivity):
-            fits = [e[score][axis] for e in sensitivity.values() if e[score].get(axis, {}).get("defined")]
-            beyond = sum(f.get("interval", {}).get("excludes_zero", False) for f in fits)
-            counts.setdefault(score, {})[axis] = (beyond, len(sensitivity))
+            found: dict[str, int] = {}
+            for entry in sensitivity.values():
+                verdict = entry[score].get(axis, {}).get("verdict", "undetermined")
+                found[verdict] = found.get(verdict, 0) + 1
+            counts.setdefault(score, {})[axis] = found
     return counts
 
 
-def effect_sentences(sensitivity: Mapping[str, dict], level: str) -> list[str]:
+def effect_sentences(sensitivity: Mapping[str, dict], correction: Mapping, level: float) -> list[str]:
+    """Per score, how many sensitivities of each axis are beyond noise, flat or undecided, and how
+    the verdicts were read."""
     lines = []
-    for score, axes in effect_counts(sensitivity).items():
-        parts = [f"{beyond} of {total} {AXES[axis]} sensitivities" for axis, (beyond, total) in axes.items()]
-        lines.append(
-            f"On the {SCORES[score]}, {' and '.join(parts)} have a {level}interval that excludes zero."
-        )
+    for score, axes in verdict_counts(sensitivity).items():
+        parts = []
+        for axis, found in axes.items():
+            beyond = sum(found.get(v, 0) for v in BEYOND)
+            total = sum(found.values())
+            rest = ", ".join(
+                f"{found[v]} {v}" for v in ("flat", "within noise", "undetermined") if found.get(v)
+            )
+            parts.append(
+                f"{beyond} of {total} {AXES[axis]} sensitivities beyond noise ({rest or 'none other'})"
+            )
+        lines.append(f"On the {SCORES[score]}: {'; '.join(parts)}.")
+    lines.append(
+        f"Beyond noise means a {level:.0%} Student t interval over the foundation models (docs/analysis.md) "
+        f"read with the {correction['method']} correction at a false discovery rate of "
+        f"{correction['fdr']:.0%} over all {correction['intervals']} sensitivity intervals (sets × scores × "
+        "factors); the intervals shown are each at that level, unadjusted, so one may exclude zero while "
+        "its adjusted p says within noise. Flat means the whole interval lies inside the flat band of "
+        "`analysis.flat`. Not in that family, and read one at a time: Figure 7's correlations, the mixes' "
+        "changes, the forecasts."
+    )
+    return lines
+
+
+def findings_list(sensitivity: Mapping[str, dict]) -> list[str]:
+    """Every sensitivity beyond noise, one sentence each, on either score."""
+    found = []
+    for name, entry in sorted(sensitivity.items()):
+        for score in SCORES:
+            for axis in fitted_axes(sensitivity):
+                fit = entry[score].get(axis, {})
+                if fit.get("verdict") in BEYOND:
+                    found.append(
+                        f"{display_name(name)} {fit['verdict']} with {AXES[axis]} on the {SCORES[score]}: "
+                        f"{number(fit['alpha'])} per log unit [{number(fit['low'])}, {number(fit['high'])}], "
+                        f"adjusted p {number(fit['p_adjusted'])}"
+                    )
+    return found
+
+
+def artefact_flags(sensitivity: Mapping[str, dict]) -> list[str]:
+    """The sets whose untuned foundations already score beyond chance on accuracy (a possible
+    position or format artefact: a set's questions answerable without the ability), with the numbers."""
+    lines = []
+    for name, entry in sorted(sensitivity.items()):
+        base = entry["acc"].get("foundations", {})
+        if base.get("beyond_chance"):
+            lines.append(
+                f"{display_name(name)}: the untuned foundations score {base['acc']:.3f} against a chance of "
+                f"{base['chance']:.3f} ({base['correct']} of {base['trials']} answers on {base['items']} "
+                f"items, one-sided t over items p {number(base['p_value'])}): possibly answerable from "
+                "position or format alone"
+            )
     return lines
 
 
 def set_findings(name: str, entry: Mapping) -> str:
-    """One set: its class on the score the guidance reads, and each sensitivity's verdict on both."""
+    """One set: its class on the score the guidance reads, and each verdict on both scores."""
     score = entry["score"]
     other = next(s for s in SCORES if s != score)
 
     def verdicts(block: Mapping) -> str:
-        return f"size {verdict(block.get('param', {}))}, data {verdict(block.get('data', {}))}"
+        return ", ".join(
+            f"{AXES[a]} {block.get(a, {}).get('verdict', 'undetermined')}" for a in ("param", "data")
+        )
 
-    main = entry[score]
-    read = f"read on the {SCORES[score]} (SNR {number(main.get('snr'))})"
+    read = f"read on the {SCORES[score]} (replicate SNR {number(entry[score].get('snr_replicates'))})"
     besides = f"on the {SCORES[other]}: {verdicts(entry[other])}"
-    return f"{display_name(name)}: {entry['class']}, {read}: {verdicts(main)}; {besides}"
+    return f"{display_name(name)}: {entry['class']}, {read}: {verdicts(entry[score])}; {besides}"
 
 
 def regression_cell(fits: Mapping[str, Mapping], key: str) -> str:
@@ -121,10 +159,33 @@ def regression_cell(fits: Mapping[str, Mapping], key: str) -> str:
         if not fit.get("defined"):
             cells.append(f"{label}: undefined ({fit.get('reason')})")
             continue
+        r, rho = fit["intervals"]["pearson_r"], fit["intervals"]["spearman_rho"]
+        stats = (
+            f"r = {fit['pearson_r']:.2f} [{r[0]:.2f}, {r[1]:.2f}], "
+            f"rho = {fit['spearman_rho']:.2f} [{rho[0]:.2f}, {rho[1]:.2f}], "
+            f"p = {fit['p_value']:.3f} over {fit['points']} sets"
+        )
         said = "significant at 5%" if fit["p_value"] < 0.05 else "within noise (p ≥ 0.05)"
-        stats = f"r = {fit['pearson_r']:.2f}, p = {fit['p_value']:.3f} over {fit['points']} sets"
         cells.append(f"{label}: {stats}, {said}")
     return "; ".join(cells)
+
+
+def mix_changes(mix_table: Mapping) -> str:
+    """Each mix's changes over the Baseline on the benchmarks, beyond noise or not."""
+    parts = []
+    for name, row in mix_table.items():
+        for key, value in row.items():
+            if key.startswith("benchmark.") and key.endswith(".change"):
+                base = key.removesuffix(".change")
+                beyond = row.get(f"{base}.change_beyond_noise")
+                band = (
+                    f" [{row[base + '.change_low']:+.4f}, {row[base + '.change_high']:+.4f}]"
+                    if beyond is not None
+                    else ""
+                )
+                tag = "beyond noise" if beyond else "within noise"
+                parts.append(f"{name} {base} {value:+.4f}{band} ({tag})")
+    return "; ".join(parts)
 
 
 def this_run(topic: str, sets: Sequence[str], sensitivity, regressions, overall_rows, mix_table=None) -> str:
@@ -132,19 +193,13 @@ def this_run(topic: str, sets: Sequence[str], sensitivity, regressions, overall_
     if topic == "Data mixes":
         if not mix_table:
             return "not run"
-        changes = [
-            f"{name} {key.removesuffix('.change')} {value:+.4f}"
-            for name, row in mix_table.items()
-            for key, value in row.items()
-            if key.startswith("benchmark.") and key.endswith(".change")
-        ]
-        return "change over the Baseline (one seed each, no interval): " + "; ".join(changes)
+        return "change over the Baseline, paired by replicate: " + mix_changes(mix_table)
     if topic == "Overall score":
         ends = []
         for series, rows in overall_rows.sort_values("n_per_ability").groupby("series", sort=True):
             first, last = rows.iloc[0], rows.iloc[-1]
             ends.append(f"{series}: {first['overall']:.3f} → {last['overall']:.3f}")
-        return "smallest → largest volume per size (seed means): " + "; ".join(ends)
+        return "smallest → largest volume per size (replicate means): " + "; ".join(ends)
     if topic in ("Complexity", "Transference"):
         return regression_cell(
             regressions, "complexity_vs_param" if topic == "Complexity" else "transference_vs_data"
@@ -157,23 +212,29 @@ def this_run(topic: str, sets: Sequence[str], sensitivity, regressions, overall_
     )
 
 
-def run_limits(sensitivity: Mapping[str, dict], sizes: int, volumes: int, seeds: Sequence[int]) -> list[str]:
-    """Plain statements, computed from this run, of what its numbers can support."""
-    limits = [f"{sizes} model sizes and {volumes} data volumes enter each sensitivity fit."]
-    if max(seeds, default=1) < 2:
+def run_limits(sensitivity: Mapping[str, dict], grid) -> list[str]:
+    """Plain statements, computed from this run's grid (test rows of the study table), of what its
+    numbers can support."""
+    sizes, volumes = grid["parameters"].nunique(), grid["data_volume"].nunique()
+    per_size = grid.groupby("parameters")["foundation"].nunique()
+    per_point = grid.groupby(["parameters", "data_volume"])["setting"].nunique()
+    limits = [
+        f"{sizes} model sizes and {volumes} data volumes enter each sensitivity; "
+        f"{per_size.min()} to {per_size.max()} foundation models per size, {per_point.min()} to "
+        f"{per_point.max()} runs per grid point."
+    ]
+    if per_size.max() < 2:
         limits.append(
-            "Every grid point has one seed: the intervals resample items only, and no seed noise is known."
+            "Every size has one foundation: the size effect cannot be told from that foundation's draw, "
+            "and the intervals say so by their width."
         )
-    else:
-        counts = f"{min(seeds)}" if min(seeds) == max(seeds) else f"{min(seeds)} to {max(seeds)}"
-        limits.append(f"Grid points have {counts} seeds; the intervals resample items and seeds together.")
-    undefined = sorted(name for name, e in sensitivity.items() if e["continuous"].get("snr") is None)
-    if undefined:
-        limits.append(
-            "No signal-to-noise on the continuous score for "
-            + ", ".join(display_name(n) for n in undefined)
-            + ": the guidance reads accuracy there."
-        )
+    undetermined = sorted(
+        name
+        for name, e in sensitivity.items()
+        if e[e["score"]].get("param", {}).get("verdict") == "undetermined"
+    )
+    if undetermined:
+        limits.append("Undetermined on model size: " + ", ".join(display_name(n) for n in undetermined) + ".")
     return limits
 
 

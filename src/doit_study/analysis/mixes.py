@@ -1,16 +1,19 @@
-"""Data mixes derived from the analysis (the paper's Section 5.2, chosen there by hand): resistant
-abilities cut to a floor, plateaued ones capped where their data curve flattens, the rest scaled, to
-keep the Baseline's total (Reconstruct) or to their whole pool (Maximum). The Table 3 analogue
-compares the mixes' benchmark scores with the Baseline's."""
+"""Data mixes derived from the analysis (the paper's Section 5.2, chosen there by hand): abilities
+that data does not help cut to a floor, rising ones whose curve levels off capped there, the other
+rising ones scaled, undecided ones kept at the Baseline, to keep the Baseline's total (Reconstruct) or
+to their whole pool (Maximum). The Table 3 analogue compares the mixes with the Baseline, replicate
+by replicate."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
+from doit_study.analysis.intervals import t_interval
 from doit_study.core.schema import ABILITIES
 from doit_study.items.subsets import Mix, mix_sizes
-
-DERIVED = ("reconstruct", "maximum")
 
 
 def plateau(volumes: Sequence[int], scores: Sequence[float], tolerance: float) -> int | None:
@@ -21,77 +24,53 @@ def plateau(volumes: Sequence[int], scores: Sequence[float], tolerance: float) -
     return first if first < max(volumes) else None
 
 
-def no_gain(
-    volumes: Sequence[int], scores: Sequence[float], chance: float | None, tolerance: float
-) -> str | None:
-    """Why a data curve shows no gain from data, or None when it rises: flat at the chance level
-    (when the score has one), or no point more than `tolerance` above the smallest volume's."""
-    ends = f"{scores[0]:.3f} at {volumes[0]} → {scores[-1]:.3f} at {volumes[-1]} items per ability"
-    if chance is not None and max(scores) <= chance + tolerance:
-        return f"data curve flat at chance level {chance:.3f} ({ends})"
-    if max(scores[1:]) <= scores[0] + tolerance:
-        return f"data curve does not rise with data ({ends})"
-    return None
-
-
-def _rule(label: str, ns: list[int], ys: list[float], chance, floor: int, tolerance: float, interval) -> dict:
-    def rule(kind: str, n: int | None, reason: str) -> dict:
-        return {"class": label, "rule": kind, "n": n, "reason": reason}
-
-    if label == "resistant":
-        return rule("floor", floor, "resistant to size and data")
-    if label == "undefined":
-        return rule("scale", None, "not classified")
-    if len(ns) < 2:
-        return rule("scale", None, "one data volume: no curve to read")
-    if interval.get("defined") and not interval["excludes_zero"]:  # no gain from data beyond noise
-        band = f"[{interval['low']:.3g}, {interval['high']:.3g}]"
-        reason = f"data sensitivity within noise: its {interval['level']:.0%} interval {band} includes zero"
-        return {"class": "resistant", "analysis_class": label, "rule": "floor", "n": floor, "reason": reason}
-    flat = no_gain(ns, ys, chance, tolerance)
-    if flat:  # a falling or flat curve is no plateau: data does not help this ability
-        return {"class": "resistant", "analysis_class": label, "rule": "floor", "n": floor, "reason": flat}
-    level = plateau(ns, ys, tolerance)
-    if level is not None:
-        return rule(
-            "cap",
-            level,
-            f"rising data curve within {tolerance:.3g} of its best from {level} items per ability",
-        )
-    return rule("scale", None, "still rising with data")
+def _rule(
+    verdict: str, fit: Mapping, ns: list[int], ys: list[float], floor: int, baseline_n: int, band
+) -> dict:
+    """One ability's rule from its data verdict (the interval read at the study's false discovery
+    rate, docs/analysis.md): data that does not help (flat, falling) floors it; data that helps
+    scales it, or caps it where its curve has levelled off; evidence that does not decide keeps it
+    at the Baseline's n, and says so."""
+    interval = f"[{fit['low']:.3g}, {fit['high']:.3g}]" if fit.get("defined") else "none"
+    if verdict in ("flat", "falls"):
+        return {"rule": "floor", "n": floor, "reason": f"data verdict {verdict} (interval {interval})"}
+    if verdict == "rises":
+        level = plateau(ns, ys, band) if len(ns) > 1 and band is not None else None
+        if level is not None:
+            reason = (
+                f"rises with data, its curve within {band:.3g} of its best from {level} items per ability"
+            )
+            return {"rule": "cap", "n": level, "reason": reason}
+        return {"rule": "scale", "n": None, "reason": f"rises with data (interval {interval})"}
+    reason = f"no evidence either way: data verdict {verdict} (interval {interval}); kept at the Baseline"
+    return {"rule": "baseline", "n": baseline_n, "reason": reason}
 
 
 def ability_rules(
     sensitivity: Mapping[str, dict],
     volume_to_n: Mapping[float, int],
     floor: int,
+    baseline_n: int,
     tolerance: float,
 ) -> dict[str, dict]:
-    """Per ability: `floor` (resistant, a data sensitivity within noise, or a data curve that falls
-    or stays flat), `cap` (a rising curve that levels off at n items per ability) or `scale`, with
-    the reason, read on the score
-    the analysis chose for it (`score`: the higher signal-to-noise). `tolerance` is in accuracy;
-    a continuous curve is read with its seed noise instead (its units are not accuracy's). An
-    ability the analysis could not classify is scaled, and says so."""
+    """Per ability, read on the score the analysis chose for it (`score`): `floor`, `cap` at n
+    items per ability, `scale`, or `baseline` (undecided: the Baseline's n), with the reason and the
+    analysis's class. A plateau is read within `tolerance` on accuracy and within the set's replicate
+    noise on the continuous score (its units are not accuracy's)."""
     rules = {}
     for ability in ABILITIES:
-        entry = sensitivity.get(ability) or {
-            "score": "acc",
-            "acc": {"data": {"curve": {"x": [], "score": []}}},
-        }
+        entry = sensitivity.get(ability) or {"score": "acc", "class": "undetermined", "acc": {}}
         score = entry["score"]
         block = entry[score]
-        data = block.get("data", {})  # no data-volume factor (the FLAN grid): no curve to read
+        data = block.get("data", {})  # no data-volume factor (the FLAN grid): no curve, no verdict
         curve = data.get("curve", {"x": [], "score": []})
         points = sorted(
             (volume_to_n[x], y) for x, y in zip(curve["x"], curve["score"], strict=True) if x in volume_to_n
         )
-        label = entry.get("class", "undefined")
-        band = tolerance if score == "acc" else block["noise"]["seeds"]
-        interval = data.get("interval", {})
+        band = tolerance if score == "acc" else block.get("noise", {}).get("replicates")
         ns, ys = [n for n, _ in points], [y for _, y in points]
-        found = _rule(label, ns, ys, block.get("random"), floor, band, interval)
-        rules[ability] = {"score": score} | found
+        found = _rule(data.get("verdict", "undetermined"), data, ns, ys, floor, baseline_n, band)
+        rules[ability] = {"score": score, "class": entry.get("class", "undetermined")} | found
     return rules
 
 
@@ -101,9 +80,10 @@ def derive_mixes(
     available: Mapping[str, int],
     maximum_per_ability: int | None,
 ) -> dict[str, dict[str, int]]:
-    """Reconstruct: floors and caps fixed, the scaled abilities share what is left of the Baseline's
-    total (water-filling when a pool is short). Maximum: the same floors and caps, every scaled
-    ability at its whole pool (or `maximum_per_ability`, but never below its Reconstruct size)."""
+    """Reconstruct: floors, caps and the undecided abilities' Baseline sizes fixed, the scaled
+    abilities share what is left of the Baseline's total (water-filling when a pool is short).
+    Maximum: the same fixed sizes, every scaled ability at its whole pool (or `maximum_per_ability`,
+    but never below its Reconstruct size)."""
     fixed = {a: min(r["n"], available[a]) for a, r in rules.items() if r["rule"] != "scale"}
     reconstruct = mix_sizes(Mix(fixed=fixed, others="fill", total=baseline_total), available)
     # Maximum never has less of an ability than Reconstruct, whatever the cap
@@ -112,15 +92,42 @@ def derive_mixes(
     return {"reconstruct": reconstruct, "maximum": maximum}
 
 
-def mix_table(baseline: Mapping[str, float], mixes: Mapping[str, Mapping[str, float]]) -> dict:
-    """The Table 3 analogue: data volume, overall and every benchmark score of the Baseline and each
-    mix, with each mix's change over the Baseline."""
-    keys = ["train_examples", "overall", *sorted(k for k in baseline if k.startswith("benchmark."))]
-    table = {"baseline": {k: baseline[k] for k in keys}}
-    for name, metrics in mixes.items():
-        missing = [k for k in keys if k not in metrics]
+def mix_table(
+    baselines: Mapping[str, Mapping[str, float]], mixes: Mapping[str, Mapping[str, Mapping]], level: float
+) -> dict:
+    """The Table 3 analogue over replicates: per key (items, overall, every benchmark score) the
+    Baseline's mean over its replicates and each mix's, with each mix's change over the Baseline:
+    the mean of the paired differences (a mix replicate against the Baseline's replicate of the same
+    foundation, seed and data seed) and its t interval; a change is marked only when that interval
+    excludes zero. `baselines`: replicate -> metrics; `mixes`: mix -> replicate -> metrics."""
+    first = next(iter(baselines.values()))
+    keys = ["train_examples", "overall", *sorted(k for k in first if k.startswith("benchmark."))]
+    table = {"baseline": {k: _mean([m[k] for m in baselines.values()]) for k in keys}}
+    table["baseline"]["replicates"] = len(baselines)
+    for name, runs in mixes.items():
+        missing = sorted(set(runs) - set(baselines))
         if missing:
-            raise KeyError(f"mix {name} has no {missing[0]}")
-        table[name] = {k: metrics[k] for k in keys}
-        table[name] |= {f"{k}.change": metrics[k] - baseline[k] for k in keys if k != "train_examples"}
+            raise KeyError(f"mix {name}: replicate {missing[0]} has no Baseline run")
+        table[name] = {k: _mean([m[k] for m in runs.values()]) for k in keys} | {"replicates": len(runs)}
+        for k in keys[1:]:
+            change = [runs[r][k] - baselines[r][k] for r in sorted(runs)]
+            table[name] |= _change(k, change, level)
     return table
+
+
+def _mean(values: Sequence[float]) -> float:
+    return math.fsum(values) / len(values)
+
+
+def _change(key: str, differences: Sequence[float], level: float) -> dict:
+    mean = _mean(differences)
+    found = {f"{key}.change": mean}
+    if len(differences) < 2:
+        return found
+    stderr = float(np.std(differences, ddof=1) / math.sqrt(len(differences)))
+    interval = t_interval(mean, stderr, len(differences) - 1, level)
+    return found | {
+        f"{key}.change_low": interval["low"],
+        f"{key}.change_high": interval["high"],
+        f"{key}.change_beyond_noise": interval["excludes_zero"],
+    }

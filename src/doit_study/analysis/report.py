@@ -5,7 +5,7 @@ analysis outputs (tables through pandas); nothing is smoothed or made up."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -13,25 +13,29 @@ from doit_study.analysis.findings import AXES as AXES_LABELS
 from doit_study.analysis.findings import (
     PAPER_FINDINGS,
     SCORES,
+    artefact_flags,
     effect_sentences,
+    findings_list,
     fit_cell,
     fitted_axes,
     number,
     this_run,
 )
+from doit_study.analysis.forecast_report import forecast_section
 from doit_study.core.schema import display_name
 
 CAPTIONS = {
     "fig1_overall.png": "Figure 1. Overall test accuracy against items per ability (log-4 axis), one "
-    "line per model size; each point is the mean over its seeds, the band spans the lowest to the "
-    "highest seed, the dotted line is the random-guess level.",
+    "line per model size; each point is the mean over its replicates (foundation models, seeds, data "
+    "draws), the band spans the lowest to the highest replicate, the dotted line is the random-guess "
+    "level.",
     "fig2_6_accuracy.png": "Figures 2-6. Each set's test accuracy against items per ability, drawn as "
     "Figure 1.",
     "fig2_6_continuous.png": "Figures 2-6, continuous score. The gold answer's probability among the "
     "options, its log-likelihood margin over the distractors, or minus its negative log-likelihood per "
     "byte (docs/evaluation.md); the dotted line is the random-guess level where the score has one.",
     "sensitivities.png": "Normalised sensitivities to model size and data volume on each score with "
-    "their intervals (items and seeds resampled), on the scale of the normalisation.",
+    "their intervals (Student t over the foundation models), on the scale of the normalisation.",
     "fig7_features.png": "Figure 7. Complexity against the normalised size sensitivity and Transference "
     "against the normalised data sensitivity, on each score, with each sensitivity's interval and the "
     "least-squares line.",
@@ -52,17 +56,19 @@ figcaption { font-size: 13px; color: #555; }
 class ReportInputs:
     provenance: Mapping[str, str]
     overall: pd.DataFrame  # the Figure 1 plot table
-    sensitivity: Mapping[str, dict]
+    sensitivity: Mapping[str, dict]  # per set (metrics/sensitivity.json's `sets`)
+    correction: Mapping  # how the verdicts were read (its `correction`)
     features: Mapping[str, Mapping]  # per score
     regressions: Mapping[str, Mapping]  # per score
     figures: Sequence[str]
     limits: Sequence[str]
     derivation: Mapping | None = None
     mix_table: Mapping | None = None
-    level: str = field(default="")
+    level: float = 0.95
     design: str = "doit"
     design_points: pd.DataFrame | None = None  # figures.design_points, for flan and limit
     judge: Mapping[str, float] | None = None  # metrics/judge.json
+    forecast: Mapping | None = None  # metrics/forecast.json
 
 
 def table(rows: Sequence[Mapping], columns: Sequence[str]) -> list[str]:
@@ -71,12 +77,21 @@ def table(rows: Sequence[Mapping], columns: Sequence[str]) -> list[str]:
 
 
 def noise_section(inputs: ReportInputs) -> list[str]:
-    lines = ["## What is distinguishable from noise", ""]
-    lines += [f"- {sentence}" for sentence in effect_sentences(inputs.sensitivity, inputs.level)]
+    lines = ["## What this study can claim", ""]
+    lines += [
+        f"- {sentence}" for sentence in effect_sentences(inputs.sensitivity, inputs.correction, inputs.level)
+    ]
+    found = findings_list(inputs.sensitivity)
+    lines += ["", "Beyond noise:" if found else "No sensitivity is beyond noise.", ""]
+    lines += [f"- {finding}" for finding in found]
+    flags = artefact_flags(inputs.sensitivity)
+    if flags:
+        lines += ["", "Possible artefacts (untuned foundations already beyond chance):", ""]
+        lines += [f"- {flag}" for flag in flags]
     lines += [
         "",
-        "Each set is read on the score with the higher signal-to-noise (its spread across the grid over "
-        "its seed noise); an effect whose interval includes zero is within noise.",
+        "Each set is read on the score with the higher signal-to-noise over its replicates; its class "
+        "comes from the verdicts (docs/analysis.md), undetermined where they do not decide.",
     ]
     rows = []
     axes = fitted_axes(inputs.sensitivity)
@@ -86,21 +101,20 @@ def noise_section(inputs: ReportInputs) -> list[str]:
             {
                 "set": display_name(name),
                 "read on": SCORES[entry["score"]],
-                "SNR accuracy": number(entry["acc"].get("snr")),
-                "SNR continuous": number(entry["continuous"].get("snr")),
+                "SNR accuracy": number(entry["acc"].get("snr_replicates")),
+                "SNR continuous": number(entry["continuous"].get("snr_replicates")),
             }
             | {AXES_LABELS[a]: fit_cell(main.get(a, {})) for a in axes}
-            | {
-                "decision accuracy": number(main.get("decision_accuracy")),
-                "class": entry["class"] + (" (all within noise)" if _within_noise(main, axes) else ""),
-            }
+            | {"decision accuracy": decision_cell(main.get("decision_accuracy", {})), "class": entry["class"]}
         )
     return lines + table(rows, list(rows[0]) if rows else ["set"])
 
 
-def _within_noise(block: Mapping, axes: Sequence[str]) -> bool:
-    """No sensitivity's interval excludes zero: a class read from such point estimates is noise."""
-    return not any(block.get(axis, {}).get("interval", {}).get("excludes_zero") for axis in axes)
+def decision_cell(found: Mapping) -> str:
+    if not found.get("defined"):
+        return f"undefined ({found.get('reason', 'not computed')})"
+    band = f"[{number(found['low'])}, {number(found['high'])}]"
+    return f"{number(found['value'])} {band} over {found['pairs']} pairs"
 
 
 def figures_section(figures: Sequence[str]) -> list[str]:
@@ -116,11 +130,11 @@ def figures_section(figures: Sequence[str]) -> list[str]:
     return lines
 
 
-def scores_section(sensitivity: Mapping[str, dict], level: str) -> list[str]:
+def scores_section(sensitivity: Mapping[str, dict], level: float) -> list[str]:
     lines = ["## Sensitivities on each score", ""]
     lines.append(
-        f"alpha per log N or log D (per unit of a share), {level}interval from resampling test items and "
-        "seeds together."
+        f"alpha per log N or log D (per unit of a share), {level:.0%} Student t interval over the foundation "
+        "models, the Benjamini-Hochberg adjusted p-value, and the verdict."
     )
     axes = fitted_axes(sensitivity)
     for score, label in SCORES.items():
@@ -131,32 +145,46 @@ def scores_section(sensitivity: Mapping[str, dict], level: str) -> list[str]:
                 f"{AXES_LABELS[a]}, normalised": number(entry[score].get(a, {}).get("normalised"))
                 for a in axes
             }
-            | {"class": entry[score].get("class", "undefined")}
+            | {"class": entry[score].get("class", "undetermined")}
             for name, entry in sorted(sensitivity.items())
         ]
         lines += ["", f"### {label.capitalize()}", *table(rows, list(rows[0]) if rows else ["set"])]
-    rows = [
-        {
-            "set": display_name(name),
-            "score": SCORES[score],
-            "family": entry[score].get("family", "exact match"),
-            "seeds per point": "/".join(map(str, entry[score].get("seeds_per_point", []))),
-            "seed SD": number(entry[score].get("noise", {}).get("seeds")),
-            "epoch SD (valid)": number(entry[score].get("noise", {}).get("epochs")),
-            "signal": number(entry[score].get("signal")),
-            "SNR": number(entry[score].get("snr")),
-            "decision accuracy": number(entry[score].get("decision_accuracy")),
-        }
-        for name, entry in sorted(sensitivity.items())
-        for score in SCORES
-    ]
-    return [*lines, "", "### Noise and signal", *table(rows, list(rows[0]) if rows else ["set"])]
+    rows = []
+    for name, entry in sorted(sensitivity.items()):
+        for score in SCORES:
+            block = entry[score]
+            found = block.get("signal", {})
+            null = found.get("null", {})
+            rows.append(
+                {
+                    "set": display_name(name),
+                    "score": SCORES[score],
+                    "family": block.get("family", "exact match"),
+                    "runs per point": "/".join(map(str, block.get("replicates_per_point", []))),
+                    "replicate SD": number(block.get("noise", {}).get("replicates")),
+                    "checkpoint noise (relative)": number(block.get("noise", {}).get("checkpoints")),
+                    "signal (relative)": number(found.get("relative")),
+                    "signal under permuted labels": (
+                        f"{number(null['mean'])}, p {number(null['p_value'])}" if null.get("defined") else "–"
+                    ),
+                    "SNR": number(block.get("snr")),
+                    "SNR over replicates": number(block.get("snr_replicates")),
+                }
+            )
+    note = (
+        'Signal and checkpoint noise as "Signal and Noise" (Heineman et al., 2025) define them: the '
+        "relative dispersion of the final scores across one size's data settings, and the relative "
+        "standard deviation over a run's last checkpoints; beside them what permuting each foundation's "
+        "setting labels gives (noise alone) and its p-value."
+    )
+    return [*lines, "", "### Noise and signal", "", note, *table(rows, list(rows[0]) if rows else ["set"])]
 
 
 def features_section(features: Mapping[str, Mapping], regressions: Mapping[str, Mapping]) -> list[str]:
     lines = ["## Features and their regression (Figure 7)", ""]
     lines.append(
-        "On the continuous score, differences are in each set's seed-noise units (docs/analysis.md)."
+        "On the continuous score, differences are in each set's replicate-noise units (docs/analysis.md). "
+        "The correlations' intervals resample the abilities."
     )
     for score, label in SCORES.items():
         entry = features[score]
@@ -176,18 +204,36 @@ def features_section(features: Mapping[str, Mapping], regressions: Mapping[str, 
             ]
             lines += table(rows, ["set", "test loss", "Complexity", "Transference"])
         fits = []
+        columns = [
+            "relation",
+            "slope",
+            "Pearson r [interval]",
+            "p",
+            "Spearman rho [interval]",
+            "LOO RMSE",
+            "sets",
+        ]
         for name, fit in sorted(regressions[score].items()):
             if fit.get("defined"):
-                keys = ("slope", "pearson_r", "r2", "p_value", "loo_rmse", "points")
-                fits.append({"relation": name} | {k: number(fit[k]) for k in keys})
+                r, rho = fit["intervals"]["pearson_r"], fit["intervals"]["spearman_rho"]
+                values = [
+                    number(fit["slope"]),
+                    f"{number(fit['pearson_r'])} [{number(r[0])}, {number(r[1])}]",
+                    number(fit["p_value"]),
+                    f"{number(fit['spearman_rho'])} [{number(rho[0])}, {number(rho[1])}]",
+                    number(fit["loo_rmse"]),
+                    fit["points"],
+                ]
+                fits.append(dict(zip(columns, [name, *values], strict=True)))
             else:
                 fits.append({"relation": name, "slope": f"undefined: {fit.get('reason')}"})
-        lines += table(fits, ["relation", "slope", "pearson_r", "r2", "p_value", "loo_rmse", "points"])
+        lines += table(fits, columns)
     return lines
 
 
 def mixes_section(derivation: Mapping, mix_table: Mapping[str, Mapping]) -> list[str]:
-    """The derived mixes, ability by ability, and the Table 3 analogue (↑: a gain over the Baseline)."""
+    """The derived mixes, ability by ability, and the Table 3 analogue over replicates: a change is
+    marked (↑ or ↓) only when its interval over the paired replicates excludes zero."""
     lines = ["## Derived mixes (Section 5.2)", ""]
     lines.append(f"Baseline: {derivation['baseline']['subset']} ({derivation['baseline']['total']} items).")
     rows = [
@@ -203,14 +249,33 @@ def mixes_section(derivation: Mapping, mix_table: Mapping[str, Mapping]) -> list
         for ability, rule in derivation["abilities"].items()
     ]
     lines += table(rows, list(rows[0]))
+    kept = [display_name(a) for a, r in derivation["abilities"].items() if r["rule"] == "baseline"]
+    if kept:
+        lines += [f"Kept at the Baseline for lack of evidence: {', '.join(kept)}.", ""]
     keys = [k for k in mix_table["baseline"] if k == "overall" or k.startswith("benchmark.")]
-    lines.append("Benchmarks and overall score at the best checkpoint (the Table 3 analogue):")
+    lines.append(
+        "Overall score and benchmarks at the best checkpoint, means over the replicates (the Table 3 "
+        "analogue); each mix's change over the Baseline is the mean of the paired differences with its "
+        "interval, marked only when the interval excludes zero:"
+    )
     rows = [
-        {"mix": name, "items": row["train_examples"]}
-        | {k: f"{row[k]:.4f}" + (" ↑" if row.get(f"{k}.change", 0) > 0 else "") for k in keys}
+        {"mix": name, "replicates": row["replicates"], "items": row["train_examples"]}
+        | {k: _change_cell(row, k) for k in keys}
         for name, row in mix_table.items()
     ]
-    return lines + table(rows, ["mix", "items", *keys])
+    return lines + table(rows, ["mix", "replicates", "items", *keys])
+
+
+def _change_cell(row: Mapping, key: str) -> str:
+    text = f"{row[key]:.4f}"
+    if f"{key}.change" not in row:
+        return text
+    text += f" ({row[f'{key}.change']:+.4f}"
+    if f"{key}.change_low" in row:
+        text += f" [{row[f'{key}.change_low']:+.4f}, {row[f'{key}.change_high']:+.4f}]"
+        if row[f"{key}.change_beyond_noise"]:
+            text += " ↑" if row[f"{key}.change"] > 0 else " ↓"
+    return text + ")"
 
 
 DESIGN_TITLES = {
@@ -303,6 +368,7 @@ def report_markdown(inputs: ReportInputs) -> str:
     lines = [f"# {title}", "", "## What was run", ""]
     lines += [f"- {key}: {value}" for key, value in inputs.provenance.items()]
     lines += ["", *noise_section(inputs)]
+    lines += forecast_section(inputs.forecast)
     if inputs.design in DESIGN_TITLES:
         lines += design_section(inputs)
     lines += figures_section([f for f in inputs.figures if not f.startswith("design_")])

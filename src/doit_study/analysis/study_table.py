@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from doit_study.core.files import DataError, atomic_file
-from doit_study.core.schema import display_name
+from doit_study.core.schema import display_name, split_data_seed
 
 CURVE = ["series", "parameters", "n_per_ability", "data_volume"]  # one plot point per line and position on it
 SPREAD = ["seed_min", "seed_max", "seeds"]
@@ -128,13 +128,14 @@ def write_tables(
 def subset_factors(name: str, index: Mapping) -> dict:
     """Pool, items per ability and data volume of a subset, from the subsets index."""
     entry = index["subsets"][name]
-    if entry["kind"] in ("uniform", "single_ability"):  # <pool>-n<items per ability>
-        pool, n = name.rsplit("-n", 1)
+    data_seed = entry.get("data_seed", 0)
+    if entry["kind"] in ("uniform", "single_ability"):  # <pool>-n<items per ability>[-d<data seed>]
+        pool, n = split_data_seed(name)[0].rsplit("-n", 1)
         per_ability: int | None = int(n)
     else:
         pool, per_ability = name, None
     found = {"pool": pool, "n_per_ability": per_ability, "data_volume": entry["total"], "kind": entry["kind"]}
-    return found | {factor: entry.get(factor) for factor in DESIGN_FACTORS}
+    return found | {"data_seed": data_seed} | {factor: entry.get(factor) for factor in DESIGN_FACTORS}
 
 
 DESIGN_FACTORS = ("task_count", "cot_ratio", "open_ratio")  # FLAN's and LIMIT's (docs/designs.md)
@@ -144,7 +145,9 @@ DESIGN_FACTORS = ("task_count", "cot_ratio", "open_ratio")  # FLAN's and LIMIT's
 STUDY_COLUMNS = {
     "setting": "string",
     "size": "string",
-    "seed": "int64",
+    "foundation": "string",  # the foundation model (the unit of replication: docs/analysis.md)
+    "seed": "int64",  # the fine-tuning seed
+    "data_seed": "int64",  # the subset's draw (expand.data_seeds)
     "parameters": "int64",
     "pool": "string",
     "kind": "string",
@@ -167,7 +170,7 @@ STUDY_COLUMNS = {
 
 def study_rows(setting: str, spec: Mapping, factors: Mapping, metrics: Mapping) -> list[dict]:
     """One row per split x set of a setting (valid and test at the best checkpoint). `spec` is the
-    setting's params entry (size, subset, seed)."""
+    setting's params entry (foundation, subset, seed) with its foundation's size."""
     rows = []
     for key, value in metrics.items():
         split, _, rest = key.partition(".")
@@ -179,7 +182,9 @@ def study_rows(setting: str, spec: Mapping, factors: Mapping, metrics: Mapping) 
             {
                 "setting": setting,
                 "size": spec["size"],
+                "foundation": spec["foundation"],
                 "seed": spec["seed"],
+                "data_seed": factors["data_seed"],
                 "parameters": metrics["parameters"],
                 **{k: factors[k] for k in ("pool", "kind", "n_per_ability", "data_volume", *DESIGN_FACTORS)},
                 "best_epoch": metrics["best_epoch"],

@@ -46,6 +46,18 @@ SUBSET_NAMES = {  # kind -> name pattern of the subsets `expand` writes (params 
     "style": "style-o{percent}-n{total}",
 }
 
+
+def data_seed_name(subset: str, data_seed: int) -> str:
+    """A subset's name under a data seed: as it is for seed 0, `-d<k>` appended for seed k."""
+    return subset if data_seed == 0 else f"{subset}-d{data_seed}"
+
+
+def split_data_seed(name: str) -> tuple[str, int]:
+    """The inverse of `data_seed_name`: (the subset's name under seed 0, the data seed)."""
+    base, _, seed = name.rpartition("-d")
+    return (base, int(seed)) if base and seed.isdigit() else (name, 0)
+
+
 # Names for people (tables, figures, the report); the keys stay the release's.
 DISPLAY_NAMES = {
     "biology": "STEM (biology)",

@@ -7,8 +7,11 @@ Three families, one per way an item is asked:
   options, from the next-token log-probabilities at the answer's first position. Chance: 1/options.
 - `margin`: gold plus distractors: the best distractor's mean negative log-likelihood per token
   minus the gold's (positive when the gold wins). Reference 0: no preference between them.
-- `bytes`: fill-in, maths and multi-select: minus the gold answer's negative log-likelihood (its
-  tokens and the end-of-turn token) per UTF-8 byte of the gold text. No chance level: a
+  Multi-select answers written as bare letters ("ABD") are options too: the gold set's
+  probability among every non-empty set of the offered letters (chance: 1 / (2^k - 1)).
+- `bytes`: fill-in and maths: minus the gold answer's negative log-likelihood per UTF-8 byte of
+  the gold text, over the answer's own tokens: the end-of-turn token after it is left out, so a
+  model that only learned where answers stop scores as one that did not. No chance level: a
   likelihood has no guessing rate.
 
 An ability's continuous score is the mean over its items of one family: the family most of its
@@ -18,7 +21,9 @@ of any other family count in accuracy only; how many items the score covers is r
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -32,6 +37,15 @@ def option_probability(logprobs: Mapping[str, float], gold: str) -> float:
     top = max(logprobs.values())
     weights = {option: math.exp(value - top) for option, value in logprobs.items()}
     return weights[gold] / math.fsum(weights.values())
+
+
+def letter_sets(gold: str, offered: str) -> list[str] | None:
+    """Every non-empty set of the offered letters, written as the gold is (sorted bare letters),
+    the gold first; None when the gold is not such a set."""
+    if not re.fullmatch(f"[{offered}]+", gold) or "".join(sorted(set(gold))) != gold:
+        return None
+    sets = ["".join(c) for k in range(1, len(offered) + 1) for c in itertools.combinations(offered, k)]
+    return [gold, *(other for other in sets if other != gold)]
 
 
 def distractor_margin(mean_nll: Sequence[float]) -> float:

@@ -25,6 +25,7 @@ from doit_study.core.schema import AnswerKind, Item
 from doit_study.evaluation.continuous import (
     chance,
     distractor_margin,
+    letter_sets,
     nll_per_byte,
     option_probability,
     summarise_continuous,
@@ -254,24 +255,45 @@ def _score_generated(model, tokenizer, items: Sequence[Item], config: ScoringCon
         config.min_new_tokens,
         options.ids() if options else (),
     )
-    golds = [[[*tokenizer.encode(item.gold, add_special_tokens=False), ids.end_of_turn]] for item in items]
-    nlls = continuation_nll(model, prompts, golds, ids.pad, config.nll_token_budget)
+    # per item: the answer alone, the answer and its stop token (the training loss), and the other
+    # letter sets with their stop token (without it "A" would be a prefix of "AB": not exclusive)
+    sets = [letter_sets(item.gold, item_letters(item)) if _is_multi(item) else None for item in items]
+    choices = [
+        [
+            (gold := tokenizer.encode(item.gold, add_special_tokens=False)),
+            [*gold, ids.end_of_turn],
+            *(
+                [*tokenizer.encode(other, add_special_tokens=False), ids.end_of_turn]
+                for other in (found or [])[1:]
+            ),
+        ]
+        for item, found in zip(items, sets, strict=True)
+    ]
+    nlls = continuation_nll(model, prompts, choices, ids.pad, config.nll_token_budget)
     return [
         _with_gold_nll(
             _judged(item, tokenizer.decode(tokens, skip_special_tokens=True), logprobs, options, config),
             item,
             nll,
-            len(gold),
+            [len(c) for c in ids_],
         )
-        for item, tokens, logprobs, (nll,), (gold,) in zip(items, outputs, first, nlls, golds, strict=True)
+        for item, tokens, logprobs, nll, ids_ in zip(items, outputs, first, nlls, choices, strict=True)
     ]
 
 
-def _with_gold_nll(prediction: Prediction, item: Item, nll: float, tokens: int) -> Prediction:
-    """The gold's loss, and the continuous score of items not read by their options."""
-    values = {"gold_nll": nll}
-    if prediction.family is None:
-        values |= {"continuous": nll_per_byte(nll, tokens, item.gold), "family": "bytes"}
+def _is_multi(item: Item) -> bool:
+    return item.answer_kind is AnswerKind.multi_letter
+
+
+def _with_gold_nll(prediction: Prediction, item: Item, nlls: list[float], tokens: list[int]) -> Prediction:
+    """The gold's loss (with its stop token), and the continuous score of items not read by their
+    options: a multi-letter gold among the letter sets, else the answer's own tokens per byte."""
+    values = {"gold_nll": nlls[1]}
+    if prediction.family is None and len(nlls) > 2:  # every set ends with the stop token: it cancels
+        totals = {k: -nll * n for k, (nll, n) in enumerate(zip(nlls, tokens, strict=True)) if k != 0}
+        values |= {"continuous": option_probability(totals, 1), "family": "option"}
+    elif prediction.family is None:
+        values |= {"continuous": nll_per_byte(nlls[0], tokens[0], item.gold), "family": "bytes"}
     return replace(prediction, **values)
 
 
@@ -349,6 +371,8 @@ def random_baseline(item: Item) -> float:
 
 def continuous_chance(item: Item, prediction: Prediction) -> float | None:
     """The guessing level of an item's continuous score."""
+    if prediction.family == "option" and _is_multi(item):  # one of every non-empty letter set
+        return 1 / (2 ** len(item_letters(item)) - 1)
     if prediction.family == "option":  # a guess among the options: accuracy's chance
         return random_baseline(item)
     return chance(prediction.family) if prediction.family else None

@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from doit_study.core.files import DataError, first_validation_error, read_json_lines
-from doit_study.items.option_lists import options_block, pick_distinct, shuffled_options
+from doit_study.items.option_lists import gold_at, options_block, pick_distinct, shuffled_options
 
 LETTERS = ("A", "B", "C", "D")
 _AGIEVAL_OPTION = re.compile(r"^\s*\(?([A-D])\)\s*")
@@ -178,6 +178,9 @@ def build_character_benchmark(records: Sequence[dict], seed: int, size: int, dev
             if built is None:
                 continue
             question, options, answer = built
+            options, answer = gold_at(
+                options, answer, made % len(options)
+            )  # golds rotate: A, B, C, D, A, ...
             split = "dev" if made < dev else "test"
             questions.append(
                 Question(

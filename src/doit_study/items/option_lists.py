@@ -19,6 +19,14 @@ def shuffled_options(rng: random.Random, gold: str, wrong: Sequence[str]) -> tup
     return options, LETTERS[options.index(gold)]
 
 
+def gold_at(options: Sequence[str], gold_letter: str, position: int) -> tuple[list[str], str]:
+    """The options with the gold swapped into `position`: a set built by rotating its golds through
+    the positions has exactly as many of each letter (no answer position to learn)."""
+    moved, gold = list(options), LETTERS.index(gold_letter)
+    moved[gold], moved[position] = moved[position], moved[gold]
+    return moved, LETTERS[position]
+
+
 def pick_distinct(rng: random.Random, pool: Sequence[str], k: int, exclude: str) -> list[str] | None:
     """k distinct values from pool, none equal to `exclude`; None when the pool is too small."""
     candidates = sorted({value for value in pool if value != exclude})

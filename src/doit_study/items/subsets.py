@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from doit_study.core.files import DataError
-from doit_study.core.schema import ABILITIES, SUBSET_NAMES, SYNTHETIC_TYPE, Item
+from doit_study.core.schema import ABILITIES, SUBSET_NAMES, SYNTHETIC_TYPE, Item, data_seed_name
 from doit_study.core.seeding import rng_for
 from doit_study.items.design_subsets import TaskOrder, style_sizes, task_count_sizes, water_fill
 
@@ -26,12 +26,27 @@ class Subset:
     sizes: dict[str, int]  # items taken from each pool (a prefix); tasks' pools for `tasks` subsets
     kind: str  # uniform | single_ability | mix | synthetic | tasks | style
     factors: dict = field(default_factory=dict)  # task_count, cot_ratio, open_ratio (docs/designs.md)
+    data_seed: int = 0  # whose draw of the pools it takes its prefixes from (`reordered`)
 
 
 def pool_order(items: list[Item], seed: int, name: str) -> list[Item]:
     ordered = sorted(items, key=lambda item: item.id)
     rng_for(seed, f"pool:{name}").shuffle(ordered)
     return ordered
+
+
+def reordered(pools: dict[str, list[Item]], seed: int, data_seed: int) -> dict[str, list[Item]]:
+    """The pools in the order of a data seed: as they are for seed 0 (each prefix a subset); for
+    seed k, the same items shuffled again from their ids with a stream of their own, so every data
+    seed draws its own nested chain of subsets from the same pools."""
+    if data_seed == 0:
+        return pools
+    return {
+        name: rng_for(seed, f"pool:{name}:data-seed-{data_seed}").sample(
+            sorted(items, key=lambda item: item.id), len(items)
+        )
+        for name, items in pools.items()
+    }
 
 
 def build_pools(train: dict[str, list[Item]], pool_sizes: dict[str, int], seed: int) -> tuple[dict, dict]:
@@ -78,7 +93,14 @@ def plan_subsets(expand: ExpandParams, available: dict[str, int], order: TaskOrd
     synthetic pool) and task; `order`: the task order, when task-count subsets are asked for."""
     names = SUBSET_NAMES
     plan = [
-        Subset(names["uniform"].format(n=n), dict.fromkeys(ABILITIES, n), "uniform")
+        Subset(
+            data_seed_name(names["uniform"].format(n=n), seed),
+            dict.fromkeys(ABILITIES, n),
+            "uniform",
+            {},
+            seed,
+        )
+        for seed in expand.data_seeds
         for n in expand.n_per_ability
     ]
     n = expand.single_ability_n

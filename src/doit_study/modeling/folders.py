@@ -11,6 +11,7 @@ from pathlib import Path
 from doit_study.core.files import DataError
 
 WEIGHTS = "model.safetensors"
+FOUNDATION_RECORD = "foundation.json"  # what the foundation stage records beside a base model
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ class AnnotateParams(Group):
     test_size: int = Field(ge=1)
     ood_size: int = Field(ge=1)
     max_chars: int = Field(ge=100)  # whole dialogue length limit, in characters
+    # a built set whose gold letters fit uniform positions worse than this p fails (answer_positions.py)
+    answer_position_p: float = Field(gt=0, lt=1)
     # Items kept per ability (train + valid + test), Table 1 of the paper.
     targets: dict[str, int]
 

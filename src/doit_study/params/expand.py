@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from doit_study.core.schema import ABILITIES, SUBSET_NAMES, SYNTHETIC_TYPE
+from doit_study.core.schema import ABILITIES, SUBSET_NAMES, SYNTHETIC_TYPE, data_seed_name
 from doit_study.params.base import Group, Strict, check_abilities, check_names, increasing
 
 
@@ -101,6 +101,9 @@ class ExpandParams(Group):
     seed: int
     pool: dict[str, int]  # training pool per ability (Table 1 size minus valid and test)
     n_per_ability: list[int] = Field(min_length=1)
+    # each data seed's own draw of the uniform subsets, a nested chain (`curated-n<n>` for seed 0,
+    # `curated-n<n>-d<k>` for seed k): DataDecide's data seed, a replicate's draw of its data
+    data_seeds: list[int] = Field(min_length=1)
     single_ability_n: int = Field(ge=1)
     # subsets of the second construction pool (10 x n items in all), when the source has one
     synthetic_n_per_ability: list[int]
@@ -121,6 +124,13 @@ class ExpandParams(Group):
             raise ValueError("n_per_ability: positive and strictly increasing")
         return value
 
+    @field_validator("data_seeds")
+    @classmethod
+    def _data_seeds(cls, value: list[int]) -> list[int]:
+        if value[0] != 0:
+            raise ValueError("data_seeds: start with 0 (the subsets without a -d<k> suffix)")
+        return increasing(value, "data_seeds", 0)
+
     @field_validator("mixes")
     @classmethod
     def _mix_names(cls, value: dict[str, MixParams]) -> dict[str, MixParams]:
@@ -130,7 +140,11 @@ class ExpandParams(Group):
 def subset_names(expand: ExpandParams) -> list[str]:
     """Every subset expand writes from these params (synthetic ones need a source with that pool)."""
     return [
-        *(SUBSET_NAMES["uniform"].format(n=n) for n in expand.n_per_ability),
+        *(
+            data_seed_name(SUBSET_NAMES["uniform"].format(n=n), seed)
+            for seed in expand.data_seeds
+            for n in expand.n_per_ability
+        ),
         *(SUBSET_NAMES["single_ability"].format(ability=a, n=expand.single_ability_n) for a in ABILITIES),
         *(SUBSET_NAMES["mix"].format(name=name) for name in sorted(expand.mixes)),
         *(SUBSET_NAMES["synthetic"].format(n=n) for n in expand.synthetic_n_per_ability),

@@ -25,7 +25,7 @@ class JudgeParams(Group):
     GROUP = "judge"
 
     settings: list[str]  # the settings whose open-ended answers are judged ([]: none)
-    local_size: str | None  # a local judge: the model folder of this foundation size
+    local_model: str | None  # a local judge: the folder of this foundation model (foundation.models)
     endpoint: EndpointParams | None  # or an OpenAI-compatible endpoint
     compare_with: str | None  # pairwise against this setting's answers; null: against the reference
     max_tokens: int = Field(ge=1)  # of each verdict
@@ -37,6 +37,6 @@ class JudgeParams(Group):
 
     @model_validator(mode="after")
     def _one_judge(self) -> JudgeParams:
-        if self.settings and (self.local_size is None) == (self.endpoint is None):
-            raise ValueError("local_size, endpoint: set exactly one judge")
+        if self.settings and (self.local_model is None) == (self.endpoint is None):
+            raise ValueError("local_model, endpoint: set exactly one judge")
         return self

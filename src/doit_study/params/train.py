@@ -11,10 +11,10 @@ from doit_study.params.optim import OptimParams
 
 
 class SettingSpec(Strict):
-    size: str  # a key of foundation.sizes
+    foundation: str  # a key of foundation.models (its size is the setting's model size)
     subset: str  # a subset name written by expand (data/subsets/<subset>.jsonl)
-    # the training seed (initialisation of adapters, batch order): settings that differ only in it
-    # are replicates of one point, and the analysis measures the noise between them
+    # the fine-tuning seed (batch composition and order, adapters' initialisation); the replicates of
+    # a grid point differ in foundation, this seed and the subset's data seed (docs/analysis.md)
     seed: int
 
 
@@ -61,7 +61,7 @@ class TrainParams(Group):
     def _one_setting_per_point(self) -> TrainParams:
         points: dict[tuple[str, str, int], str] = {}
         for name, spec in self.settings.items():
-            other = points.setdefault((spec.size, spec.subset, spec.seed), name)
+            other = points.setdefault((spec.foundation, spec.subset, spec.seed), name)
             if other != name:
-                raise ValueError(f"settings.{name}: the same size, subset and seed as {other}")
+                raise ValueError(f"settings.{name}: the same foundation, subset and seed as {other}")
         return self

@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 
+from doit_study.core.schema import split_data_seed
 from doit_study.items.subsets import plan_subsets
 from doit_study.params.expand import subset_names
 from doit_study.params.foundation import PretrainedModel, TinyShape
@@ -63,9 +64,14 @@ def training_cost(params: StudyParams, tokens_per_item: float, gpu_tflops: float
             sizes[name] = llama_parameters(spec, params.tokenizer.vocab_size, tied=True)
         else:
             sizes[name] = pretrained_parameters(name, spec)
-    runs = {name: (spec.size, items[spec.subset]) for name, spec in params.train.settings.items()}
-    runs["mix-reconstruct"] = (params.mixes.size, items[params.mixes.baseline])
-    runs["mix-maximum"] = (params.mixes.size, sum(pools.values()))
+    size_of = {name: model.size for name, model in params.foundation.models.items()}
+    runs = {
+        name: (size_of[s.foundation], items[split_data_seed(s.subset)[0]])
+        for name, s in params.train.settings.items()
+    }
+    largest = {"reconstruct": items[params.mixes.baseline], "maximum": sum(pools.values())}
+    for name, run in params.mixes.settings.items():
+        runs[f"mix-{name}"] = (size_of[run.foundation], largest[run.subset.split("-d")[0]])
     epochs = params.train.optim.epochs
     per_run = {}
     for name, (size, count) in sorted(runs.items()):

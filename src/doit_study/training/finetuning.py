@@ -11,11 +11,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
-from doit_study.core.files import DataError, read_items, sha256_file, sha256_text, write_json
+from doit_study.core.files import DataError, read_items, read_json, sha256_file, sha256_text, write_json
 from doit_study.core.tracking import RUN_RECORD, SettingRun
 from doit_study.modeling.chat import encode_dialogue
 from doit_study.modeling.checkpoints import checkpoint_sha256, epoch_dir, forget_selection
 from doit_study.modeling.folders import (
+    FOUNDATION_RECORD,
     folder_hash,
     load_causal_lm,
     load_tokenizer,
@@ -30,7 +31,7 @@ from doit_study.training.loop import config_from, train
 class TrainingJob:
     setting: str
     stage: str  # the DVC stage, for MLflow's tags
-    size: str
+    foundation: str  # the foundation model's name (its folder is `base`)
     seed: int
     subset: Path
     base: Path
@@ -59,6 +60,11 @@ class KeepsBest(Protocol):
     def keeper(self, out_dir: Path, fingerprint: str): ...
 
 
+def foundation_size(base: Path) -> str:
+    """The size of a foundation folder, from the record the foundation stage wrote beside it."""
+    return read_json(base / FOUNDATION_RECORD, "missing: run the foundation stage of this model")["size"]
+
+
 def prepare(job: TrainingJob, params: TrainParams) -> Prepared:
     if not job.subset.is_file():
         raise DataError(
@@ -79,7 +85,8 @@ def prepare(job: TrainingJob, params: TrainParams) -> Prepared:
     resolved = {
         **asdict(config),
         "max_length": params.max_length,
-        "size": job.size,
+        "foundation": job.foundation,
+        "size": foundation_size(job.base),
         "subset": job.subset.stem,
         "examples": len(examples),
         "parameters": parameter_count(model),
@@ -105,7 +112,7 @@ def train_setting(
         made_of.append(keep_best.spec)
     fingerprint = sha256_text(json.dumps(made_of, sort_keys=True))
     tags = {"subset_sha256": ready.subset_sha, "base_model_sha256": ready.base_sha}
-    tags |= {"size": job.size, "subset": job.subset.stem}
+    tags |= {"foundation": job.foundation, "size": ready.resolved["size"], "subset": job.subset.stem}
     run = SettingRun(job.setting, job.stage, ready.resolved, tags) if main_process else None
     keeper = None
     if main_process and keep_best:
@@ -156,7 +163,12 @@ def write_run_record(job: TrainingJob, ready: Prepared, keep_checkpoints: str) -
         "setting": job.setting,
         "params": ready.resolved,
         "subset": {"name": job.subset.stem, "path": str(job.subset), "sha256": ready.subset_sha},
-        "base_model": {"size": job.size, "path": str(job.base), "sha256": ready.base_sha},
+        "base_model": {
+            "foundation": job.foundation,
+            "size": ready.resolved["size"],
+            "path": str(job.base),
+            "sha256": ready.base_sha,
+        },
         "raw_manifest": job.raw_manifest,
         "keep_checkpoints": keep_checkpoints,
         "checkpoints": checkpoints,

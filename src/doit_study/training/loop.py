@@ -35,11 +35,11 @@ class TrainConfig:
     end_lr: float
     global_batch: int
     micro_batch: int
+    length_group: int  # micro-batches per length group (1: random batches)
     seed: int = 0
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.95
-    group_size: int = 50  # micro-batches per length group: longer groups, less padding, less shuffling
 
 
 def config_from(optim, seed: int) -> TrainConfig:
@@ -50,19 +50,20 @@ def config_from(optim, seed: int) -> TrainConfig:
         end_lr=optim.end_lr,
         global_batch=optim.global_batch,
         micro_batch=optim.micro_batch,
+        length_group=optim.length_group,
         seed=seed,
     )
 
 
 def length_grouped_batches(
-    lengths: Sequence[int], micro_batch: int, group_size: int, seed: int, epoch: int
+    lengths: Sequence[int], micro_batch: int, length_group: int, seed: int, epoch: int
 ) -> list[list[int]]:
-    """Micro-batches of similar length: shuffle, sort within groups of group_size batches, shuffle
+    """Micro-batches of similar length: shuffle, sort within groups of length_group batches, shuffle
     the batches. Deterministic in (seed, epoch)."""
     rng = random.Random(f"{seed}:batches:{epoch}")
     order = list(range(len(lengths)))
     rng.shuffle(order)
-    span = micro_batch * group_size
+    span = micro_batch * length_group
     batches = []
     for start in range(0, len(order), span):
         group = sorted(order[start : start + span], key=lambda i: (lengths[i], i))
@@ -194,7 +195,7 @@ def train(
         total_steps, steps_per_epoch(len(examples), config) * done, accelerator.is_main_process
     )
     for epoch in range(done + 1, config.epochs + 1):
-        batches = length_grouped_batches(lengths, config.micro_batch, config.group_size, config.seed, epoch)
+        batches = length_grouped_batches(lengths, config.micro_batch, config.length_group, config.seed, epoch)
         epoch_loss = epoch_tokens = 0.0
         for start in range(0, len(batches), accumulation(config)):
             started = time.perf_counter()

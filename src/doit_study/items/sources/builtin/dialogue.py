@@ -71,8 +71,11 @@ def build_hsk_understanding(records: list[dict], rng: random.Random, version: st
             f"{options_block(options)}"
         )
         sentence_type = SENTENCE_TYPES[record["sentence_type"]]
-        second = f"问题二：这句话属于哪种句型？\n{options_block(types)}"
-        type_letter = "ABC"[types.index(sentence_type)]
+        # shuffled like every option list: in a fixed order "statement" was always A
+        type_options, type_letter = shuffled_options(
+            rng, sentence_type, [t for t in types if t != sentence_type]
+        )
+        second = f"问题二：这句话属于哪种句型？\n{options_block(type_options)}"
         yield make_item(
             "understanding",
             [(first, topic_letter), (second, type_letter)],
