@@ -39,6 +39,7 @@ def test_the_paper_profile_expands_to_the_papers_study(tmp_path):
         "judge": 1,  # judges nothing in this profile (judge.settings: [])
         "study": 1,
         "analyse": 1,
+        "forecast": 1,
         "derive_mixes": 1,
         "train_mix": 2,
         "evaluate_mix": 2,
@@ -74,7 +75,7 @@ def test_the_flan_and_limit_profiles_expand_to_their_designs(tmp_path, profile, 
 
     groups = _stage_groups(tmp_path, profile)
     assert groups["train"] == groups["evaluate"] == settings and groups["judge"] == 1
-    assert sum(groups.values()) == 2 * settings + 20  # every other stage once, foundations 3 x 2
+    assert sum(groups.values()) == 2 * settings + 21  # every other stage once (forecast too), foundations 3 x 2
     params = load_params(REPO / profile)
     budget = training_cost(params, tokens_per_item=300, gpu_tflops=312, utilisation=0.4)
     assert budget["training_runs"] == settings + 2 and budget["checkpoints"] == (settings + 2) * 15

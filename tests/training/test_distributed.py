@@ -45,7 +45,14 @@ def setup(tmp_path_factory, tokenizer):
         # the name of a subset expand writes (the stage is given subset.jsonl), on a foundation model
         "settings": {"ddp": {"foundation": "s", "subset": "curated-n4", "seed": 0}},
         # three micro-batches per global batch: one of two processes has an empty slot every step
-        "optim": {"epochs": 2, "peak_lr": 3e-3, "end_lr": 3e-4, "global_batch": 6, "micro_batch": 2},
+        "optim": {
+            "epochs": 2,
+            "peak_lr": 3e-3,
+            "end_lr": 3e-4,
+            "global_batch": 6,
+            "micro_batch": 2,
+            "length_group": 1,
+        },
     }
     (root / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     return root

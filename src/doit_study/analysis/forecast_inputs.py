@@ -66,13 +66,18 @@ def features_as_forecast(features: Mapping, sensitivity: Mapping) -> dict:
                     column[name] = fit["alpha"] / unit
             values[axis] = pd.Series(column, dtype=float)
         table = features.get(score, {})
+        numbers = {  # a feature that could not be computed holds its reason, not numbers
+            feature: {a: v for a, v in (table.get(feature) or {}).items() if isinstance(v, int | float)}
+            for feature in ("complexity", "transference")
+            if isinstance(table.get(feature), dict)
+        }
         pairs = {
             "complexity_vs_param": ("complexity", "param"),
             "transference_vs_data": ("transference", "data"),
         }
         found[score] = {
             key: feature_forecast(
-                pd.DataFrame({feature: pd.Series(table.get(feature, {}), dtype=float)}), values[axis]
+                pd.DataFrame({feature: pd.Series(numbers.get(feature, {}), dtype=float)}), values[axis]
             )
             for key, (feature, axis) in pairs.items()
         }
