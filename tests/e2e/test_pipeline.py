@@ -130,7 +130,7 @@ def test_analysis_writes_fits_features_regression_and_report(smoke_runs):
         assert entry["score"] in ("acc", "continuous") and entry["class"] == entry[entry["score"]]["class"]
         for score in ("acc", "continuous"):
             block = entry[score]
-            assert block["replicates_per_point"] == [2, 2]
+            assert block["replicates_per_point"] == [2]  # every grid point: two replicates
             assert len(block["param"]["curve"]["x"]) == 2 and len(block["data"]["curve"]["x"]) == 2
             for axis in ("param", "data"):
                 fit = block[axis]
