@@ -75,7 +75,8 @@ def test_the_flan_and_limit_profiles_expand_to_their_designs(tmp_path, profile, 
 
     groups = _stage_groups(tmp_path, profile)
     assert groups["train"] == groups["evaluate"] == settings and groups["judge"] == 1
-    assert sum(groups.values()) == 2 * settings + 21  # every other stage once (forecast too), foundations 3 x 2
+    # every other stage once (the forecast too), foundations 3 x 2
+    assert sum(groups.values()) == 2 * settings + 21
     params = load_params(REPO / profile)
     budget = training_cost(params, tokens_per_item=300, gpu_tflops=312, utilisation=0.4)
     assert budget["training_runs"] == settings + 2 and budget["checkpoints"] == (settings + 2) * 15
