@@ -10,7 +10,7 @@ from pathlib import Path
 
 from doit_study.core.files import DataError, atomic_dir, write_items, write_json
 from doit_study.core.stage import run_stage, stage_args
-from doit_study.items.annotation import annotate
+from doit_study.items.annotation import annotate, check_leakage, maths_answer_warnings
 from doit_study.items.answer_positions import unbalanced_sets
 from doit_study.items.sources.candidates import candidate_items
 from doit_study.items.sources.manifest import read_manifest
@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     manifest = read_manifest(raw)
     counts = {ability: math.ceil(target * MARGIN) + 5 for ability, target in params.targets.items()}
     candidates = candidate_items(raw, manifest, counts, params.ood_size, params.seed)
+    check_leakage(candidates, raw / "files")
     result = annotate(
         candidates,
         params.targets,
@@ -48,7 +49,13 @@ def main(argv: list[str] | None = None) -> None:
             (Path(tmp) / split).mkdir()
             for name, items in result.splits.get(split, {}).items():
                 write_items(Path(tmp) / split / f"{name}.jsonl", items)
-        write_json(Path(tmp) / "report.json", result.report | {"gold_letters": positions})
+        warnings = maths_answer_warnings(candidates)
+        report = result.report | {"gold_letters": positions, "maths_answer_warnings": warnings}
+        write_json(Path(tmp) / "report.json", report)
+    if warnings:
+        print(
+            f"annotate: {len(warnings)} maths solutions end on another value than their answer (report.json)"
+        )
     total = result.report["total"]
     print(
         f"annotate: kept {total['kept']} of {total['candidates']} candidates; "

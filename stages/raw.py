@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> None:
     with atomic_dir(args.out) as tmp:
         manifest = snapshot(params, tmp)
         write_json(tmp / MANIFEST, manifest)
+    for name in manifest.get("ignored", []):  # named, so a misnamed file is never skipped unseen
+        print(f"raw: ignored {name} (not a file of the source's layout)")
     print(f"raw: {params.source} snapshot written to {args.out}")
 
 

@@ -4,12 +4,15 @@ of the end-to-end runs."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from doit_study.core.schema import AnswerKind, Item, Message, Source
+import yaml
+
+from doit_study.core.schema import ABILITIES, AnswerKind, Item, Message, Source
 from doit_study.modeling.folders import TinyLlama, new_tiny_llama
 from doit_study.params.study import load_params
 from doit_study.pipeline.workspace import copy_without_outputs
@@ -97,3 +100,60 @@ def copy_with_smoke_profile(target: Path) -> Path:
 
 def dispatch_command(*flags: str) -> list[str]:
     return [sys.executable, "-m", "doit_study", "dispatch", *flags]
+
+
+# ---- the stage entry points as DVC runs them (the end-to-end tests) ----
+
+
+def run_stage(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO / "stages" / f"{name}.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def user_jsonl_dir(root: Path, per_split=(24, 3, 3)) -> Path:
+    for split, count in zip(("train", "valid", "test"), per_split, strict=True):
+        (root / split).mkdir(parents=True)
+        for ability in ABILITIES:
+            lines = [
+                json.dumps(
+                    {
+                        "messages": [
+                            {"role": "user", "content": f"{ability} {split} 第{i}题\nA. 是\nB. 否"},
+                            {"role": "assistant", "content": "A"},
+                        ],
+                        "type": ability,
+                        "answer_kind": "letter",
+                    },
+                    ensure_ascii=False,
+                )
+                for i in range(count)
+            ]
+            (root / split / f"{ability}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def jsonl_params(tmp: Path, user_dir: Path, **expand) -> Path:
+    params = yaml.safe_load((REPO / "profiles/smoke.yaml").read_text(encoding="utf-8"))
+    params["data"] |= {"source": "jsonl", "jsonl": {"path": str(user_dir)}}
+    params["expand"] |= {
+        "pool": dict.fromkeys(ABILITIES, 24),
+        "n_per_ability": [1, 4, 16],
+        "single_ability_n": 16,
+        "mixes": {"baseline": {"fixed": {}, "others": "fixed", "others_n": 16, "total": None}},
+    } | expand
+    path = tmp / "params.yaml"
+    path.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def fails_cleanly(result: subprocess.CompletedProcess, *expected: str) -> None:
+    assert result.returncode == 2, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: ") and "Traceback" not in result.stderr
+    for text in expected:
+        assert text in line, line

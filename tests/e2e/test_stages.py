@@ -2,63 +2,15 @@
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from doit_study.core.files import read_items
-from doit_study.core.schema import ABILITIES
-from tests.helpers import REPO
+from tests.helpers import REPO, fails_cleanly, jsonl_params, run_stage, user_jsonl_dir
 
 pytestmark = pytest.mark.slow  # each test runs stages or dvc as subprocesses
-
-
-def run_stage(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(REPO / "stages" / f"{name}.py"), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def _user_dir(root: Path, per_split=(24, 3, 3)) -> Path:
-    for split, count in zip(("train", "valid", "test"), per_split, strict=True):
-        (root / split).mkdir(parents=True)
-        for ability in ABILITIES:
-            lines = [
-                json.dumps(
-                    {
-                        "messages": [
-                            {"role": "user", "content": f"{ability} {split} 第{i}题\nA. 是\nB. 否"},
-                            {"role": "assistant", "content": "A"},
-                        ],
-                        "type": ability,
-                        "answer_kind": "letter",
-                    },
-                    ensure_ascii=False,
-                )
-                for i in range(count)
-            ]
-            (root / split / f"{ability}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return root
-
-
-def _params(tmp: Path, user_dir: Path, **expand) -> Path:
-    params = yaml.safe_load((REPO / "profiles/smoke.yaml").read_text(encoding="utf-8"))
-    params["data"] |= {"source": "jsonl", "jsonl": {"path": str(user_dir)}}
-    params["expand"] |= {
-        "pool": dict.fromkeys(ABILITIES, 24),
-        "n_per_ability": [1, 4, 16],
-        "single_ability_n": 16,
-        "mixes": {"baseline": {"fixed": {}, "others": "fixed", "others_n": 16, "total": None}},
-    } | expand
-    path = tmp / "params.yaml"
-    path.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 def _pipeline(tmp: Path, params: Path) -> list[subprocess.CompletedProcess]:
@@ -83,7 +35,7 @@ def _pipeline(tmp: Path, params: Path) -> list[subprocess.CompletedProcess]:
 
 
 def test_user_jsonl_source_end_to_end(tmp_path):
-    params = _params(tmp_path, _user_dir(tmp_path / "mine"))
+    params = jsonl_params(tmp_path, user_jsonl_dir(tmp_path / "mine"))
     for result in _pipeline(tmp_path, params):
         assert result.returncode == 0, result.stderr
     assert len(read_items(tmp_path / "data/annotated/valid/math.jsonl")) == 3
@@ -92,24 +44,18 @@ def test_user_jsonl_source_end_to_end(tmp_path):
     assert len(read_items(tmp_path / "data/subsets/only-code-n16.jsonl")) == 16
 
 
-def _fails_cleanly(result: subprocess.CompletedProcess, *expected: str) -> None:
-    assert result.returncode == 2, result.stderr
-    line = result.stderr.strip().splitlines()[-1]
-    assert line.startswith("error: ") and "Traceback" not in result.stderr
-    for text in expected:
-        assert text in line, line
-
-
 def test_malformed_user_line_stops_raw_with_no_output(tmp_path):
-    user = _user_dir(tmp_path / "mine")
+    user = user_jsonl_dir(tmp_path / "mine")
     (user / "train/code.jsonl").write_text('{"messages": [}\n', encoding="utf-8")
-    result = run_stage("raw", "--params", str(_params(tmp_path, user)), "--out", "data/raw", cwd=tmp_path)
-    _fails_cleanly(result, "train/code.jsonl:1", "malformed JSON")
+    result = run_stage(
+        "raw", "--params", str(jsonl_params(tmp_path, user)), "--out", "data/raw", cwd=tmp_path
+    )
+    fails_cleanly(result, "train/code.jsonl:1", "malformed JSON")
     assert not (tmp_path / "data/raw").exists() and not list((tmp_path / "data").iterdir())
 
 
 def test_unparsable_declared_gold_names_the_field(tmp_path):
-    user = _user_dir(tmp_path / "mine")
+    user = user_jsonl_dir(tmp_path / "mine")
     bad = {
         "messages": [{"role": "user", "content": "选哪个？"}, {"role": "assistant", "content": "不知道"}],
         "type": "biology",
@@ -117,32 +63,38 @@ def test_unparsable_declared_gold_names_the_field(tmp_path):
     }
     with (user / "valid/biology.jsonl").open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(bad, ensure_ascii=False) + "\n")
-    result = run_stage("raw", "--params", str(_params(tmp_path, user)), "--out", "data/raw", cwd=tmp_path)
-    _fails_cleanly(result, "valid/biology.jsonl:4", "messages.1.content", "does not parse as letter")
+    result = run_stage(
+        "raw", "--params", str(jsonl_params(tmp_path, user)), "--out", "data/raw", cwd=tmp_path
+    )
+    fails_cleanly(result, "valid/biology.jsonl:4", "messages.1.content", "does not parse as letter")
 
 
 def test_unknown_ability_and_non_utf8_are_reported(tmp_path):
-    user = _user_dir(tmp_path / "mine")
+    user = user_jsonl_dir(tmp_path / "mine")
     (user / "test/ethics.jsonl").write_bytes(b'{"type": "\xff"}\n')
-    result = run_stage("raw", "--params", str(_params(tmp_path, user)), "--out", "data/raw", cwd=tmp_path)
-    _fails_cleanly(result, "test/ethics.jsonl:1", "not UTF-8")
+    result = run_stage(
+        "raw", "--params", str(jsonl_params(tmp_path, user)), "--out", "data/raw", cwd=tmp_path
+    )
+    fails_cleanly(result, "test/ethics.jsonl:1", "not UTF-8")
     (user / "test/ethics.jsonl").write_text(
         '{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "A"}], '
         '"type": "alchemy"}\n',
         encoding="utf-8",
     )
-    result = run_stage("raw", "--params", str(_params(tmp_path, user)), "--out", "data/raw", cwd=tmp_path)
-    _fails_cleanly(result, "test/ethics.jsonl:1", "type: unknown ability 'alchemy'")
+    result = run_stage(
+        "raw", "--params", str(jsonl_params(tmp_path, user)), "--out", "data/raw", cwd=tmp_path
+    )
+    fails_cleanly(result, "test/ethics.jsonl:1", "type: unknown ability 'alchemy'")
 
 
 def test_n_larger_than_the_pool_stops_expand_and_keeps_old_outputs(tmp_path):
-    params = _params(tmp_path, _user_dir(tmp_path / "mine"))
+    params = jsonl_params(tmp_path, user_jsonl_dir(tmp_path / "mine"))
     for result in _pipeline(tmp_path, params):
         assert result.returncode == 0, result.stderr
     before = sorted(p.name for p in (tmp_path / "data/subsets").iterdir())
-    too_big = _params(tmp_path, tmp_path / "mine", n_per_ability=[1, 4, 16, 64])
+    too_big = jsonl_params(tmp_path, tmp_path / "mine", n_per_ability=[1, 4, 16, 64])
     result = _pipeline(tmp_path, too_big)[2]
-    _fails_cleanly(result, "params.yaml", "curated-n64 needs 64")
+    fails_cleanly(result, "params.yaml", "curated-n64 needs 64")
     assert sorted(p.name for p in (tmp_path / "data/subsets").iterdir()) == before
 
 
@@ -152,4 +104,4 @@ def test_profile_with_an_unknown_key_stops_the_stage(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params), encoding="utf-8")
     result = run_stage("raw", "--params", str(path), "--out", "data/raw", cwd=tmp_path)
-    _fails_cleanly(result, "params.yaml:", "data.sauce", "Extra inputs are not permitted")
+    fails_cleanly(result, "params.yaml:", "data.sauce", "Extra inputs are not permitted")

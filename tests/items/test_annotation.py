@@ -4,7 +4,7 @@ import pytest
 
 from doit_study.core.files import DataError
 from doit_study.core.schema import AnswerKind
-from doit_study.items.annotation import annotate, item_id, normalise
+from doit_study.items.annotation import annotate, check_leakage, item_id, maths_answer_warnings, normalise
 from tests.helpers import make
 
 
@@ -114,3 +114,39 @@ def test_format1_items_get_gold_fine_coarse_choices():
 def test_ids_come_from_content():
     a, b = make("问题一\nA. x\nB. y", "A"), make("问题一\nA. x\nB. y", "A")
     assert item_id(a) == item_id(b) != item_id(make("问题二\nA. x\nB. y", "A"))
+
+
+def _declared(prompt: str, key: str):
+    item = make(prompt, "B")
+    return item.model_copy(update={"source": item.source.model_copy(update={"key": key})})
+
+
+def test_an_item_in_two_declared_splits_is_leakage_naming_both_places(tmp_path):
+    question = "细胞的哪个结构储存遗传信息？\nA. 细胞膜\nB. 细胞核"
+    train = (_declared(question, "train/biology.jsonl:3"), "train")
+    again = (_declared(question.replace("？", "?  "), "curated/full/biology_full.json:9"), "train")
+    test = (_declared(question + "。", "test/biology.jsonl:7"), "test")
+    check_leakage([train, again], tmp_path)  # training material may repeat itself (the release's rounds)
+    check_leakage([train, (test[0], None)], tmp_path)  # annotate splits unassigned items after de-duplication
+    with pytest.raises(DataError, match=r"same prompt .* is in train at train/biology\.jsonl:3") as error:
+        check_leakage([train, test], tmp_path)
+    assert (error.value.path, error.value.line) == (str(tmp_path / "test/biology.jsonl"), 7)
+    with pytest.raises(DataError, match="is in valid at"):
+        check_leakage([(test[0], "valid"), test], tmp_path)
+    synthetic = (_declared("另一个问题", "synthetic/40960/general.json:1"), "synthetic")
+    with pytest.raises(DataError, match=r"is in train at synthetic/40960/general\.json:1"):
+        check_leakage([synthetic, (_declared("另一个问题", "test/x.jsonl:1"), "test")], tmp_path)
+    named = [(train[0].model_copy(update={"id": "q-1"}), "train"), (make("别的", "A", id="q-1"), "test")]
+    with pytest.raises(DataError, match="the same id is in train") as error:
+        check_leakage(named, tmp_path)
+    assert error.value.field == "id"
+
+
+def test_maths_solutions_that_end_on_another_value_are_warnings():
+    agree = make("化简 √12", "化简得\n答案：2\\sqrt{3}", "math", AnswerKind.math, answer="2\\sqrt{3}")
+    remark = make(
+        "化简 √12", "化简得 2\\sqrt{3}。\n验算：约为 3.46", "math", AnswerKind.math, answer="2\\sqrt{3}"
+    )
+    silent = make("化简 √12", "见课本。", "math", AnswerKind.math, answer="2\\sqrt{3}")
+    warnings = maths_answer_warnings([(agree, "train"), (remark, None), (silent, "train")])
+    assert [(w["answer"], w["solution_states"]) for w in warnings] == [("2\\sqrt{3}", "验算:约为 3.46")]

@@ -12,6 +12,7 @@ from doit_study.items.answers import (
     parse_fill,
     parse_multi_letter,
     parse_true_false,
+    stated_final_answer,
 )
 
 LETTER = [
@@ -179,3 +180,17 @@ def test_a_bare_latex_answer_is_read_whole():
     assert math_value("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}")[0].shape == (2, 1)
     assert final_answer("8 × 5 = 40\n答案：40\n") == "40"
     assert final_answer("所以 \\boxed{\\frac{1}{2}} 就是结果") == "\\boxed{\\frac{1}{2}}"
+
+
+@pytest.mark.parametrize(
+    ("solution", "answer", "expected"),
+    [
+        ("所以 $x = \\boxed{3}$", "3", None),
+        ("所以 $x = \\boxed{3}$", "4", ("\\boxed{3}", True)),
+        ("$x^2=9$，正根为 $3$。\n# Answer\n\n3", "-3", ("3", True)),
+        ("面积 = 8 × 5 = 40。\n答案：40", "41", ("40", False)),
+        ("无从计算。", "5", None),
+    ],
+)
+def test_a_solution_stating_another_final_value_is_found_and_how_certain(solution, answer, expected):
+    assert stated_final_answer(solution, answer) == expected

@@ -105,7 +105,7 @@ def test_a_release_without_training_files_is_refused(release_dir, tmp_path):
     copy = _copy(release_dir, tmp_path)
     shutil.rmtree(copy / "curated/1000")
     shutil.rmtree(copy / "curated/full")
-    with pytest.raises(DataError, match="no training file") as error:
+    with pytest.raises(DataError, match="no train folder: expected curated/1000/ or curated/full/") as error:
         snapshot(_params(copy), tmp_path / "raw")
     assert error.value.path == str(copy)
     assert not (tmp_path / "raw" / "manifest.json").exists()
@@ -126,7 +126,7 @@ def test_a_jsonl_directory_without_train_is_refused(tmp_path):
         '"type": "biology"}\n',
         encoding="utf-8",
     )
-    with pytest.raises(DataError, match="no training file") as error:
+    with pytest.raises(DataError, match="no train folder: expected train/; found test") as error:
         snapshot(_params(tmp_path / "mine", source="jsonl"), tmp_path / "raw")
     assert error.value.path == str(tmp_path / "mine")
 

@@ -8,11 +8,12 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from doit_study.core.files import DataError, sha256_text
 from doit_study.core.schema import ABILITIES, AnswerKind, Item
 from doit_study.core.seeding import rng_for
-from doit_study.items.answers import parse_answer
+from doit_study.items.answers import parse_answer, stated_final_answer
 from doit_study.items.distractors import with_distractors
 
 SPLITS = ("train", "valid", "test")
@@ -84,6 +85,45 @@ def _deduplicate(candidates, drops):
             kept.append((index, item, split))
     kept.sort(key=lambda entry: entry[0])  # back to source order
     return [(item, split) for _, item, split in kept]
+
+
+def _place(item: Item) -> str:
+    return f"{item.source.key}" if item.source else f"id {item.id}"
+
+
+def check_leakage(candidates: list[tuple[Item, str | None]], files_root: Path) -> None:
+    """Refuse an item of one declared split that is also in another (the same id, or the same
+    prompt after normalisation): evaluating on what was trained on. Both places are named. Training
+    material (train and the synthetic pool) may repeat itself; the release's two rounds overlap."""
+    seen: dict[str, tuple[str, str]] = {}  # id or normalised prompt -> (split group, place)
+    for item, split in candidates:
+        if split is None:  # annotate assigns it after de-duplication: it cannot leak
+            continue
+        group = "train" if split in ("train", "synthetic") else split
+        keys = [f"id:{item.id}"] if item.id else []
+        for key in (*keys, f"prompt:{normalise(item.prompt_text)}"):
+            first = seen.setdefault(key, (group, _place(item)))
+            if first[0] != group:
+                what = "id" if key.startswith("id:") else "prompt (after normalisation)"
+                file, _, line = _place(item).rpartition(":")
+                raise DataError(
+                    files_root / file if file else _place(item),
+                    f"the same {what} is in {first[0]} at {first[1]}: an item may be in one split only",
+                    int(line) if line.isdigit() else None,
+                    "id" if key.startswith("id:") else "messages",
+                )
+
+
+def maths_answer_warnings(candidates: list[tuple[Item, str | None]]) -> list[dict]:
+    """Maths items whose solution ends on another value than their `answer` (in a format that may
+    be a remark: the raw stage refuses the certain ones), for the report."""
+    found = []
+    for item, _ in candidates:
+        if item.answer_kind == AnswerKind.math and item.answer:
+            stated = stated_final_answer(item.gold, item.answer)
+            if stated:
+                found.append({"item": _place(item), "answer": item.answer, "solution_states": stated[0]})
+    return found
 
 
 def _split_unassigned(items: list[Item], ability: str, valid_size: int, test_size: int, seed: int):

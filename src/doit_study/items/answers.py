@@ -187,6 +187,7 @@ def parse_fill(text: str) -> str | None:
 
 # ---- maths ----
 
+_ANSWER_LINE = re.compile(r"^# Answer\s*$", re.MULTILINE)  # PRM800K: the final answer follows
 _TRAILING_WORDS = re.compile(r"[\u4e00-\u9fff]+[。.!]?$")  # a unit after the value: 平方厘米, 个, 元
 
 
@@ -260,6 +261,16 @@ def math_equivalent(predicted: str, gold_answer: str) -> bool:
 
     left, right = parse_math(predicted), math_value(final_answer(gold_answer))
     return bool(left and right and verify(right, left))
+
+
+def stated_final_answer(solution: str, answer: str) -> tuple[str, bool] | None:
+    """(the solution's final value, whether its format states it for certain) when it disagrees
+    with the item's `answer`; None when they agree or the solution states no value. \\boxed{} and
+    PRM800K's "# Answer" line are certain; a last line or "答案" may be a remark, so it is a warning."""
+    if parse_math(solution) is None or math_equivalent(solution, answer):
+        return None
+    certain = _boxed(normalise(solution)) is not None or bool(_ANSWER_LINE.search(solution))
+    return final_answer(solution), certain
 
 
 PARSERS = {

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from doit_study.core.files import DataError, parse_item, read_json_lines, sha256_file
 from doit_study.core.schema import ABILITIES, RELEASE_OOD, SYNTHETIC_TYPE, AnswerKind, Item, Source
-from doit_study.items.answers import parse_answer, parse_letter, parse_true_false
+from doit_study.items.answers import parse_answer, parse_letter, parse_true_false, stated_final_answer
 
 # Release layout -> split; the first round (curated/1000) and the expansion (curated/full) are both train.
 RELEASE_SPLITS = {
@@ -44,28 +44,55 @@ def fetch_release(repo_id: str, revision: str, cache_dir: str | None = None) -> 
     return Path(folder)
 
 
+# What each split needs: one of these folders (release layout, then a user's jsonl directory).
+RELEASE_NEEDS = {
+    "train": ("curated/1000", "curated/full"),
+    "valid": ("curated/valid",),
+    "test": ("curated/test",),
+}
+USER_SPLITS = ("train", "valid", "test")
+
+
+def _require_folders(root: Path, needs: dict[str, tuple[str, ...]]) -> None:
+    """Every split has its folder, spelt as the layout spells it; otherwise name what is there."""
+    if not root.is_dir():
+        raise DataError(root, "no such directory")
+    for split, folders in needs.items():
+        if not any((root / folder).is_dir() for folder in folders):
+            depth = folders[0].count("/") + 1
+            found = sorted(str(p.relative_to(root)) for p in root.glob("/".join(["*"] * depth)) if p.is_dir())
+            raise DataError(
+                root,
+                f"no {split} folder: expected {' or '.join(f + '/' for f in folders)}; "
+                f"found {', '.join(found) or 'no folders'} (folder names are case-sensitive)",
+            )
+
+
+def ignored_files(root: Path, read: list[tuple[str, Path]]) -> list[str]:
+    """Every file under root that is not read, relative to root: each is named, none is skipped silently."""
+    taken = {path.resolve() for _, path in read}
+    return sorted(
+        str(path.relative_to(root))
+        for path in root.rglob("*")
+        if path.is_file() and path.resolve() not in taken
+    )
+
+
 def release_files(root: Path) -> list[tuple[str, Path]]:
     """(split, file) for every release file under root, in sorted order."""
+    _require_folders(root, RELEASE_NEEDS)
     files = []
     for prefix, split in RELEASE_SPLITS.items():
         folder = root / prefix
         if folder.is_dir():
             files += [(split, path) for path in sorted(folder.glob("*.json"))]
-    if not files:
-        raise DataError(root, "no release files found (expected curated/{1000,full,valid,test}/*.json)")
     return files
 
 
 def user_files(root: Path) -> list[tuple[str, Path]]:
     """A user's directory: <split>/<name>.jsonl, split one of train, valid, test."""
-    files = [
-        (split, path)
-        for split in ("train", "valid", "test")
-        for path in sorted((root / split).glob("*.jsonl"))
-    ]
-    if not files:
-        raise DataError(root, "no files found (expected train/, valid/ and test/ holding *.jsonl)")
-    return files
+    _require_folders(root, {split: (split,) for split in USER_SPLITS})
+    return [(split, path) for split in USER_SPLITS for path in sorted((root / split).glob("*.jsonl"))]
 
 
 def _type_from_name(path: Path) -> str:
@@ -90,7 +117,7 @@ def _check_few_shot(item: Item, path: Path, line: int) -> None:
 
 
 def check_splits(types_by_split: dict[str, set[str]], root: Path) -> None:
-    """Training material exists, and every ability that is evaluated is also trained."""
+    """Training material exists, and every ability is both trained and evaluated (valid and test)."""
     if not types_by_split.get("train"):
         expected = "curated/1000/*.json or curated/full/*.json (release), train/*.jsonl (jsonl source)"
         raise DataError(root, f"no training file: expected {expected}")
@@ -98,27 +125,52 @@ def check_splits(types_by_split: dict[str, set[str]], root: Path) -> None:
         missing = sorted((types_by_split.get(split, set()) & set(ABILITIES)) - types_by_split["train"])
         if missing:
             raise DataError(root, f"ability {missing[0]!r} is in {split} but has no training items")
+        untested = sorted((types_by_split["train"] & set(ABILITIES)) - types_by_split.get(split, set()))
+        if untested:
+            raise DataError(root, f"ability {untested[0]!r} has training items but no {split} items")
 
 
-def _validated_records(split: str, path: Path, types: set[str]) -> int:
-    """Check every line of one file (the types found go into `types`); its record count."""
+def _validated_records(split: str, path: Path, types: set[str], ids: dict[str, str]) -> int:
+    """Check every line of one file (the types found go into `types`, declared ids into `ids`, id ->
+    where it was first seen); its record count."""
     count = 0
     for line, record in read_json_lines(path):
         item = parse_item(_release_record(record, path, split), path, line)
         _check_declared_gold(item, path, line)
+        _check_maths_answer(item, path, line)
         if item.type in RELEASE_OOD:
             _check_few_shot(item, path, line)
+        if item.id is not None:
+            if item.id in ids:
+                raise DataError(path, f"id {item.id!r} is already used at {ids[item.id]}", line, "id")
+            ids[item.id] = f"{path}:{line}"
         types.add(item.type)
         count += 1
     return count
+
+
+def _check_maths_answer(item: Item, path: Path, line: int) -> None:
+    """A maths item's `answer` is its gold: empty is no gold, and a solution that states another
+    final value in a certain format (\\boxed{}, "# Answer") contradicts it."""
+    if item.type != "math" and item.answer_kind != AnswerKind.math:
+        return
+    if item.answer is not None and not item.answer.strip():
+        raise DataError(path, "a maths item's answer is empty", line, "answer")
+    stated = stated_final_answer(item.gold, item.answer) if item.answer else None
+    if stated and stated[1]:
+        field = f"messages.{len(item.messages) - 1}.content"
+        raise DataError(
+            path, f"the solution's final answer {stated[0]!r} is not answer {item.answer!r}", line, field
+        )
 
 
 def snapshot_files(files: list[tuple[str, Path]], root: Path, out_dir: Path) -> list[dict]:
     """Validate every line of every file and the splits together, then copy the files verbatim
     under out_dir (nothing is copied from a source that fails)."""
     types_by_split: dict[str, set[str]] = {}
+    ids: dict[str, str] = {}
     counts = [
-        _validated_records(split, path, types_by_split.setdefault(split, set())) for split, path in files
+        _validated_records(split, path, types_by_split.setdefault(split, set()), ids) for split, path in files
     ]
     check_splits(types_by_split, root)
     entries = []

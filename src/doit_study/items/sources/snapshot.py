@@ -32,10 +32,16 @@ def snapshot(params: DataParams, out_dir: Path) -> dict:
             "repo_id": params.doit.repo_id,
             "revision": revision,
             "files": release.snapshot_files(files, root, out_dir),
+            "ignored": release.ignored_files(root, files),
         }
     if params.source == "jsonl":
         root = Path(params.jsonl.path)
-        return {"source": "jsonl", "files": release.snapshot_files(release.user_files(root), root, out_dir)}
+        files = release.user_files(root)
+        return {
+            "source": "jsonl",
+            "files": release.snapshot_files(files, root, out_dir),
+            "ignored": release.ignored_files(root, files),
+        }
     raise DataError(
         "params.yaml",
         f"unknown source {params.source!r}; expected one of {', '.join(SOURCES)}",
