@@ -129,6 +129,15 @@ def test_an_endpoint_that_does_not_answer_is_named_before_any_work():
         judge.check()
 
 
+def test_an_endpoint_that_does_not_answer_is_named_without_its_credentials():
+    url = f"http://judge:s3cret@127.0.0.1:{_free_port()}/v1?api_key=k3y"
+    judge = EndpointJudge(url, "judge", None, 8, retries=0, timeout=2)
+    with pytest.raises(
+        ConnectionError, match=r"judge endpoint http://\*\*\*@127.0.0.1:\d+/v1\?api_key=\*\*\*"
+    ):
+        judge.check()
+
+
 def test_the_key_is_read_from_the_named_environment_variable_only(monkeypatch):
     monkeypatch.setenv("DOIT_TEST_JUDGE_KEY", "secret-from-env")
     judge = EndpointJudge("http://127.0.0.1:9/v1", "judge", "DOIT_TEST_JUDGE_KEY", 8, 0, 2)

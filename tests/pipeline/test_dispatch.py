@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from doit_study.core.files import DataError
 from doit_study.params.dispatch import ResourceRule
 from doit_study.pipeline import dispatch
 
@@ -206,6 +207,32 @@ def test_the_local_executor_hands_each_job_its_own_gpus(tmp_path, monkeypatch):
     assert launcher.submit(["train@b"]) == ["train@b"] and seen[-1] == ("train@b", (2, 0))
     with pytest.raises(RuntimeError, match=r"train@c asks for 4 GPUs .* hands out 3"):
         dispatch.Launcher(tmp_path, replace(settings, resources=(_rule("*", gpus=4),))).submit(["train@c"])
+
+
+def test_the_log_folder_is_made_private_and_one_others_can_write_is_refused(tmp_path):
+    """The driver unpickles submitit's files from dispatch.log_dir: unpickling runs code."""
+    settings = dispatch.Settings("local", 1, 0, 0.0, tmp_path / "logs" / "dispatch", (_rule("*"),))
+    dispatch.Launcher(tmp_path, settings)
+    assert (settings.log_dir.stat().st_mode & 0o777) == 0o700  # made by the driver: 0700
+    for mode in (0o777, 0o770, 0o702):
+        settings.log_dir.chmod(mode)
+        with pytest.raises(DataError, match="writable by other users") as error:
+            dispatch.Launcher(tmp_path, settings)
+        assert error.value.path == str(settings.log_dir) and error.value.field == "dispatch.log_dir"
+        assert f"chmod 700 {settings.log_dir}" in str(error.value)
+        with pytest.raises(DataError, match="writable by other users"):
+            dispatch.running_elsewhere(tmp_path, replace(settings, executor="slurm"))
+    settings.log_dir.chmod(0o755)  # readable by others, writable by no one else: trusted
+    dispatch.Launcher(tmp_path, settings)
+
+
+def test_a_log_folder_of_another_user_is_refused(tmp_path, monkeypatch):
+    folder = tmp_path / "logs"
+    folder.mkdir(mode=0o700)
+    monkeypatch.setattr(dispatch.os, "getuid", lambda: folder.stat().st_uid + 1)
+    with pytest.raises(DataError, match=r"belongs to uid \d+, not to this user") as error:
+        dispatch.private_log_dir(folder)
+    assert error.value.path == str(folder)
 
 
 # ---- for real: submitit's local executor, and a one-node Slurm cluster ----

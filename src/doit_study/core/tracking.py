@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from doit_study.core.files import DataError
+from doit_study.core.redact import redact_url
 
 EXPERIMENT = "doit-study"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # a file in the repository; MLFLOW_TRACKING_URI wins
@@ -33,15 +34,34 @@ def require_tracking_server(timeout: float = 5.0) -> None:
     if not uri.startswith(("http://", "https://")):
         return
     try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as response:
+        with urllib.request.urlopen(_health_request(uri), timeout=timeout) as response:
             response.read()
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        # a ValueError (http.client.InvalidURL) quotes the URL itself: its text is not shown
+        reason = "not a valid URL" if isinstance(error, ValueError) else getattr(error, "reason", error)
         raise DataError(
             "MLFLOW_TRACKING_URI",
-            f"the MLflow tracking server {uri} does not answer ({reason}); start it, or unset "
-            "MLFLOW_TRACKING_URI to track in the repository's mlflow.db",
+            f"the MLflow tracking server {redact_url(uri)} does not answer ({reason}); start it, "
+            "or unset MLFLOW_TRACKING_URI to track in the repository's mlflow.db",
         ) from None
+
+
+def _health_request(uri: str):
+    """The server's /health, with the URI's `user:password@` sent as basic auth (as MLflow's own
+    client does): urllib would take the userinfo for part of the host name."""
+    import base64
+    import urllib.request
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    userinfo, _, host = parts.netloc.rpartition("@")
+    url = urlunsplit((parts.scheme, host, f"{parts.path.rstrip('/')}/health", parts.query, ""))
+    request = urllib.request.Request(url)
+    if userinfo:
+        user, _, password = userinfo.partition(":")
+        token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
+        request.add_header("Authorization", f"Basic {token}")
+    return request
 
 
 def git_commit() -> str:
@@ -95,9 +115,10 @@ def find_run(setting: str, weights_sha256: str) -> dict:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri())
+    shown = redact_url(tracking_uri())  # lineage prints it
     experiment = client.get_experiment_by_name(EXPERIMENT)
     if experiment is None:
-        return {"mlflow_run_id": None, "reason": f"no experiment {EXPERIMENT!r} at {tracking_uri()}"}
+        return {"mlflow_run_id": None, "reason": f"no experiment {EXPERIMENT!r} at {shown}"}
     runs = client.search_runs(
         [experiment.experiment_id],
         filter_string=f"tags.setting = '{setting}'",
@@ -111,9 +132,9 @@ def find_run(setting: str, weights_sha256: str) -> dict:
             return {
                 "mlflow_run_id": run.info.run_id,
                 "git_commit": tags.get("git_commit"),
-                "tracking_uri": tracking_uri(),
+                "tracking_uri": shown,
             }
-    return {"mlflow_run_id": None, "reason": f"no run of {setting} at {tracking_uri()} wrote these weights"}
+    return {"mlflow_run_id": None, "reason": f"no run of {setting} at {shown} wrote these weights"}
 
 
 def lineage(checkpoint: Path) -> dict:

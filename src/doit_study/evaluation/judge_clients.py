@@ -9,6 +9,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from doit_study.core.redact import redact_url
+
 
 class EndpointJudge:
     """An OpenAI-compatible chat endpoint: `url` is its base (…/v1), `model` the served name. The
@@ -34,7 +36,8 @@ class EndpointJudge:
         try:
             self.client.models.list()
         except OpenAIError as error:
-            raise ConnectionError(f"judge endpoint {self.url} does not answer: {error}") from None
+            shown = redact_url(self.url)
+            raise ConnectionError(f"judge endpoint {shown} does not answer: {error}") from None
 
     def complete(self, prompts: Sequence[list[dict]]) -> list[str]:
         answers = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -43,6 +44,11 @@ class TrainParams(Group):
     launcher: str = Field(min_length=1)
     settings: dict[str, SettingSpec] = Field(min_length=1)
 
+    @field_validator("launcher")
+    @classmethod
+    def _plain_arguments(cls, value: str) -> str:
+        return check_launcher(value)
+
     @field_validator("settings")
     @classmethod
     def _names(cls, value: dict[str, SettingSpec]) -> dict[str, SettingSpec]:
@@ -65,3 +71,28 @@ class TrainParams(Group):
             if other != name:
                 raise ValueError(f"settings.{name}: the same foundation, subset and seed as {other}")
         return self
+
+
+# DVC runs a stage's cmd through a shell, and the launcher is pasted into it (dvc.yaml: ${train.launcher}
+# stages/train.py ...): a launcher must be plain arguments, so that what a params file says is what
+# runs, nothing chained (;, &&, |), redirected (>, <), substituted ($, `) or expanded (*, ~, {}).
+# Without these (quotes are allowed) the shell splits the launcher into the words shlex gives.
+SHELL_CHARACTERS = set(";&|<>$`\\\n\r(){}[]*?!~#^")
+
+
+def check_launcher(value: str) -> str:
+    """`launcher` as plain arguments: shlex splits it, and no shell metacharacter is in it."""
+    found = sorted(set(value) & SHELL_CHARACTERS)
+    if found:
+        shown = " ".join(repr(c) for c in found)
+        raise ValueError(
+            f"launcher: shell metacharacters {shown} are not allowed; give the program and its "
+            "arguments only (e.g. accelerate launch --num_processes 8)"
+        )
+    try:
+        arguments = shlex.split(value)
+    except ValueError as error:  # an unclosed quote
+        raise ValueError(f"launcher: {error}; give the program and its arguments only") from None
+    if not arguments:
+        raise ValueError("launcher: empty; give the program that runs stages/train.py")
+    return value

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from doit_study.core.files import DataError
+
 JOB_NAME = "doit-dispatch"  # every job's Slurm name: squeue -n finds them after a restart
 DVC = (sys.executable, "-m", "dvc")  # the DVC of this environment, whatever PATH says
 
@@ -149,6 +151,24 @@ class Settings:
     gpus: tuple[int, ...] = ()  # local: the GPUs, each job given its own
 
 
+def private_log_dir(folder: Path) -> Path:
+    """The log folder, made 0700 when it does not exist. The driver unpickles submitit's files from it
+    (submissions, results), and unpickling runs code: a folder another user can write to, or does
+    not belong to this user, is refused before anything in it is read."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = folder.stat()
+    if info.st_uid != os.getuid():
+        problem = f"belongs to uid {info.st_uid}, not to this user (uid {os.getuid()})"
+        fix = "point dispatch.log_dir at a folder of your own"
+    elif info.st_mode & 0o022:
+        problem = f"is writable by other users (mode {info.st_mode & 0o777:o})"
+        fix = f"run `chmod 700 {folder}`"
+    else:
+        return folder
+    message = f"{problem}, and the driver unpickles the files in it: {fix}"
+    raise DataError(folder, message, None, "dispatch.log_dir")
+
+
 class Launcher:
     """submitit under the driver: on Slurm one job array per wave and resource shape, locally one
     process per stage with its own GPUs."""
@@ -159,7 +179,7 @@ class Launcher:
         if settings.executor == "slurm" and not shutil.which("sbatch"):
             raise RuntimeError("dispatch.executor is slurm, but sbatch is not on PATH")
         self.root, self.settings = root, settings
-        folder = settings.log_dir / "%j"
+        folder = private_log_dir(settings.log_dir) / "%j"
         if settings.executor == "slurm":
             self.executor = submitit.AutoExecutor(
                 folder=folder, cluster="slurm", slurm_max_num_timeout=settings.retries
@@ -234,6 +254,7 @@ def running_elsewhere(root: Path, settings: Settings) -> set[str]:
     if settings.executor == "slurm":
         from submitit.core.utils import DelayedSubmission
 
+        log_dir = private_log_dir(settings.log_dir)  # before any of its pickles is read
         states = "PENDING,RUNNING,CONFIGURING,REQUEUED,RESIZING,SUSPENDED"
         ids = subprocess.run(
             ["squeue", "--me", "-r", "-h", "-n", JOB_NAME, "-t", states, "-o", "%i"],
@@ -242,7 +263,7 @@ def running_elsewhere(root: Path, settings: Settings) -> set[str]:
         ).stdout.split()
         stages = set()
         for job_id in ids:
-            pickled = settings.log_dir / job_id / f"{job_id}_submitted.pkl"
+            pickled = log_dir / job_id / f"{job_id}_submitted.pkl"
             if pickled.is_file():
                 job = DelayedSubmission.load(pickled).function
                 if isinstance(job, StageJob) and Path(job.root) == root:

@@ -11,6 +11,12 @@ and gone after `IDLE_SECONDS` without work. The library's own modules are never 
 child imports them from disk, so an edited module is what runs. A child whose caller dies (killed
 by DVC, Ctrl-C, a cancelled job) kills itself. `DOIT_STUDY_WARM=0`, a distributed launcher
 (`LOCAL_RANK` set) or any failure to reach a server runs the stage cold, as before.
+
+A server receives its caller's whole environment (API keys included) and standard streams, so it is
+private to its user: its socket lives in a folder the user owns and nobody else can enter
+(`$XDG_RUNTIME_DIR/doit-study-warm`, else `<tmp>/doit-study-warm-<uid>`; a folder that another user
+made first, or that others can open, runs the stage cold, saying why), each side checks the other's
+uid on every connection (SO_PEERCRED), and the lock and log files are opened without following links.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ import os
 import runpy
 import signal
 import socket
+import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -82,21 +90,64 @@ def server_key() -> str:
 
 
 def socket_path(key: str) -> Path:
-    folder = Path(tempfile.gettempdir()) / f"doit-study-warm-{os.getuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    return folder / f"{key}.sock"
+    return socket_folder() / f"{key}.sock"
+
+
+def socket_folder() -> Path:
+    """This user's private folder for servers' sockets, locks and logs; an OSError when it is not
+    private. In the shared temporary folder another user can create the name first and then replace
+    the socket with their own: such a folder is refused, never used."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")  # the user's own, 0700, on a systemd login
+    base = Path(runtime) / "doit-study-warm" if runtime else None
+    folder = base or Path(tempfile.gettempdir()) / f"doit-study-warm-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode):
+        raise OSError(f"{folder} is not a folder (a link?): remove it")
+    if info.st_uid != os.getuid():
+        raise OSError(
+            f"{folder} belongs to uid {info.st_uid}, not to this user: remove it or set XDG_RUNTIME_DIR"
+        )
+    if info.st_mode & 0o077:
+        raise OSError(f"{folder} is open to other users (mode {info.st_mode & 0o777:o}): chmod 700 it")
+    return folder
+
+
+def peer_uid(conn: socket.socket) -> int:
+    """The uid of the process at the other end of a Unix socket, as the kernel saw it connect."""
+    if not hasattr(socket, "SO_PEERCRED"):  # Linux only: unchecked would mean unsafe
+        raise OSError("SO_PEERCRED is not available here: the warm server's user cannot be checked")
+    size = struct.calcsize("3i")  # struct ucred: pid, uid, gid
+    return struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, size))[1]
+
+
+def _private_file(path: Path, flags: int) -> int:
+    """A descriptor on `path`, created 0600; a link there is an error, not followed (a link planted
+    as the lock file would otherwise have the caller truncate whatever it points at)."""
+    return os.open(path, flags | os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
 
 
 # ---- the caller ----
 
 
 def _connect(path: Path) -> socket.socket | None:
+    """A connection to the server at `path`; None when none listens there, an OSError when the one
+    listening is another user's (it would get this user's environment and streams)."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(str(path))
     except OSError:
         conn.close()
         return None
+    try:
+        uid = peer_uid(conn)
+    except OSError:
+        conn.close()
+        raise
+    if uid != os.getuid():
+        conn.close()
+        raise OSError(f"the warm server at {path} runs as uid {uid}, not as this user (uid {os.getuid()})")
     return conn
 
 
@@ -105,15 +156,16 @@ def _server(path: Path) -> socket.socket:
     conn = _connect(path)
     if conn:
         return conn
-    with open(path.with_suffix(".lock"), "w") as lock:
+    with open(_private_file(path.with_suffix(".lock"), 0), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one caller starts the server; the others wait for it
         conn = _connect(path)
         if conn:
             return conn
         path.unlink(missing_ok=True)
-        log = open(path.with_suffix(".log"), "ab")  # noqa: SIM115 (the server keeps it)
+        log = _private_file(path.with_suffix(".log"), os.O_APPEND)
         command = [sys.executable, "-m", "doit_study.pipeline.warm", "--serve", str(path)]
         subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        os.close(log)  # the server has its own copy
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
             conn = _connect(path)
@@ -192,6 +244,11 @@ def serve(path: Path) -> None:
             children = {pid for pid in children if os.waitpid(pid, os.WNOHANG) == (0, 0)}
             if not children:
                 break
+            continue
+        uid = peer_uid(conn)
+        if uid != os.getuid():  # another user's request is never read, nor run as this user
+            print(f"refused a connection from uid {uid}", file=sys.stderr, flush=True)
+            conn.close()
             continue
         message, fds, _, _ = socket.recv_fds(conn, 1 << 24, 3)
         pid = os.fork()
