@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> None:
         "tokenizer": "models/tokenizer",
         "out": "models/base/<model>",
     }
-    args = stage_args(__doc__, argv, names={"model": "a key of foundation.models"}, paths=paths)
+    model_name = {"model": "a key of foundation.models"}
+    args = stage_args(__doc__, argv, names=model_name, paths=paths, outs=("out",))
     params = read_group(args.params, FoundationParams)
     if args.model not in params.models:
         message = f"unknown model {args.model!r}; models are {', '.join(params.models)}"

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
         "valid": "data/annotated/valid (read to keep only the best)",
         "out": "models/sft/<setting>",
     }
-    args = stage_args(__doc__, argv, names=names, paths=paths)
+    args = stage_args(__doc__, argv, names=names, paths=paths, outs=("out",))
     params = read_group(args.params, TrainParams)
     require_tracking_server()  # before any work: no training hour is lost to a logging error
     keep_best = None

@@ -92,8 +92,14 @@ def cost_command(args) -> int:
 def dispatch_command(args) -> int:
     from doit_study.params.study import load_params
     from doit_study.pipeline import dispatch
+    from doit_study.pipeline.dvc_lock import lock_holders
 
     root = Path.cwd()
+    # before any work: a DVC command running here would make the driver's first `dvc status` fail
+    if holders := lock_holders(root):
+        print("dispatch: DVC is busy in this workspace:", *holders, sep="\n  ", file=sys.stderr)
+        print("wait for it to end (or stop it), then run the driver again", file=sys.stderr)
+        return 1
     if args.dry_run:
         print(json.dumps(dispatch.dry_run(root), indent=2))
         return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -165,6 +166,23 @@ def atomic_dir(path: os.PathLike | str) -> Iterator[Path]:
             os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_temporaries(path: os.PathLike | str) -> list[Path]:
+    """Remove what `atomic_file` and `atomic_dir` leave behind when a kill stops them mid-write:
+    `.<name>.*.tmp` beside `path`, and `.*.tmp` directly inside it (an epoch checkpoint being
+    written). Only the holder of the output's lock may call this: a live writer's files look the
+    same. Returns what was removed."""
+    path = Path(path)
+    found = sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    if path.is_dir() and not path.is_symlink():
+        found += sorted(path.glob(".*.tmp"))
+    for leftover in found:
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink(missing_ok=True)
+    return found
 
 
 def sha256_file(path: os.PathLike | str) -> str:

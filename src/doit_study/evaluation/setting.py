@@ -6,13 +6,13 @@ checkpoints and writes nothing."""
 
 from __future__ import annotations
 
-import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from doit_study.core.files import DataError, write_json, write_json_lines
+from doit_study.core.files import DataError, read_json, write_json, write_json_lines
 from doit_study.core.schema import Item
 from doit_study.core.tracking import RUN_RECORD
 from doit_study.evaluation.item_scoring import Prediction
@@ -27,7 +27,7 @@ from doit_study.evaluation.test_scoring import (
     write_test_predictions,
 )
 from doit_study.items.benchmarks import Question
-from doit_study.modeling.checkpoints import load_checkpoint
+from doit_study.modeling.checkpoints import epoch_dir, load_checkpoint, verified_weights
 from doit_study.modeling.folders import load_tokenizer
 
 
@@ -54,10 +54,23 @@ class SettingEvaluation:
 
 
 def read_run_record(checkpoints: Path) -> dict:
-    path = checkpoints / RUN_RECORD
-    if not path.is_file():
-        raise DataError(path, "no run record: train this setting first")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_json(checkpoints / RUN_RECORD, "no run record: train this setting first")
+
+
+def given_checkpoints(checkpoints: Path, record: dict) -> dict[int, dict]:
+    """The run record's checkpoints by epoch, each read from the folder the stage was given (what DVC
+    tracks as its dep), never from the path recorded at training time: that one may be another
+    copy. A workspace may be copied or moved (bench copies the repository), so the recorded path is
+    compared by what names a checkpoint, its setting folder and epoch folder, not by its absolute
+    location; one that names another folder is an error naming both."""
+    by_epoch = {}
+    for entry in record["checkpoints"]:
+        recorded, given = Path(entry["path"]), epoch_dir(checkpoints, entry["epoch"])
+        if (recorded.parent.name, recorded.name) != (Path(os.path.abspath(checkpoints)).name, given.name):
+            message = f"records checkpoint {recorded}, which is not {given} of the given folder {checkpoints}"
+            raise DataError(checkpoints / RUN_RECORD, message, None, "checkpoints")
+        by_epoch[entry["epoch"]] = entry | {"path": str(given)}
+    return by_epoch
 
 
 def evaluate_setting(
@@ -72,11 +85,16 @@ def evaluate_setting(
 ) -> SettingEvaluation:
     """`params_path`: the params file, for errors that name a field of its evaluate group."""
     record = read_run_record(checkpoints)
-    by_epoch = {c["epoch"]: c for c in record["checkpoints"]}
+    by_epoch = given_checkpoints(checkpoints, record)
     base = Path(record["base_model"]["path"])
     config = selection.scoring
     torch.manual_seed(0)  # nothing here samples; seeded so that nothing can differ between runs
-    scored = recorded_selection(checkpoints, selection.spec(valid)) or {
+    recorded = recorded_selection(checkpoints, selection.spec(valid))
+    # every checkpoint this run reads, checked (hash, safetensors header) before any is scored
+    for epoch in sorted(by_epoch):
+        if recorded or epoch >= selection.min_epoch:  # a recorded selection left only the chosen one
+            verified_weights(Path(by_epoch[epoch]["path"]))
+    scored = recorded or {
         epoch: score_on_valid(
             Path(by_epoch[epoch]["path"]),
             base,

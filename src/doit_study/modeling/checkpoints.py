@@ -5,12 +5,11 @@ save time and checked on every load. Writing them, with the optimizer state a ru
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
-from doit_study.core.files import DataError, sha256_file
-from doit_study.modeling.folders import WEIGHTS, load_causal_lm, placed_for_inference
+from doit_study.core.files import DataError, read_json, sha256_file
+from doit_study.modeling.folders import WEIGHTS, check_safetensors, load_causal_lm, placed_for_inference
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"  # peft's file name for LoRA weights
 CHECKPOINT_RECORD = "checkpoint.json"
@@ -39,7 +38,7 @@ def weights_file(folder: Path) -> Path:
 
 def checkpoint_record(folder: Path) -> dict:
     """What a checkpoint recorded when it was saved: epoch, weights sha256, train loss, fingerprint."""
-    return json.loads((folder / CHECKPOINT_RECORD).read_text(encoding="utf-8"))
+    return read_json(folder / CHECKPOINT_RECORD, "missing: not a checkpoint written by the train stage")
 
 
 def checkpoint_sha256(folder: Path) -> str:
@@ -48,7 +47,8 @@ def checkpoint_sha256(folder: Path) -> str:
 
 
 def verified_weights(folder: Path) -> Path:
-    """A checkpoint's weights file, refused unless it matches the hash recorded when it was saved."""
+    """A checkpoint's weights file, refused unless it matches the hash recorded when it was saved and
+    its safetensors header describes the whole file (a truncated file under a recomputed hash)."""
     weights = weights_file(folder)
     if not weights.is_file():
         raise DataError(folder, f"no weights in the checkpoint folder ({WEIGHTS} or {ADAPTER_WEIGHTS})")
@@ -56,6 +56,7 @@ def verified_weights(folder: Path) -> Path:
         raise DataError(folder, f"no {CHECKPOINT_RECORD}: not a checkpoint written by the train stage")
     if sha256_file(weights) != checkpoint_sha256(folder):
         raise DataError(weights, "checkpoint weights do not match the hash recorded when they were saved")
+    check_safetensors(weights)
     return weights
 
 

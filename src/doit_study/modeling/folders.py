@@ -4,6 +4,7 @@ loaded only from safetensors, and content hashes for lineage."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,12 +89,39 @@ def load_causal_lm(
     folder = _existing_folder(path)
     if not any(folder.glob("*.safetensors")):
         raise DataError(folder, "no safetensors weights in the model folder")
+    for weights in sorted(folder.glob("*.safetensors")):
+        check_safetensors(weights)
     placement = {"dtype": dtype} if dtype else {}
     if device_map:
         placement["device_map"] = device_map
     return AutoModelForCausalLM.from_pretrained(
         folder, use_safetensors=True, trust_remote_code=trust_remote_code, **placement
     )
+
+
+def check_safetensors(path: Path) -> None:
+    """Refuse a safetensors file whose header is broken or whose tensors do not fill it exactly (a
+    truncated copy, even one whose recorded hash was recomputed), naming the file: loading it would
+    end in a library traceback. Reads the header only."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(8)
+        length = int.from_bytes(head, "little")
+        if len(head) < 8 or length > size - 8:
+            raise DataError(
+                path, f"broken safetensors header: its length field says {length} bytes, the file has {size}"
+            )
+        try:
+            header = json.loads(handle.read(length))
+            ends = [entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"]
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+            raise DataError(path, "broken safetensors header: not a JSON table of tensors") from None
+    held = size - 8 - length
+    if max(ends, default=0) != held:
+        raise DataError(
+            path,
+            f"truncated safetensors file: its tensors take {max(ends, default=0)} bytes, it holds {held}",
+        )
 
 
 def inference_device():
