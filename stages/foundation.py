@@ -37,12 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out
     with atomic_dir(out) as tmp:
         if isinstance(spec, PretrainedModel):
-            record = adapt_pretrained(
-                spec.path,
-                Path(tmp),
-                trust_remote_code=spec.trust_remote_code,
-                local_files_only=spec.local_files_only,
-            )
+            record = adapt_pretrained(spec, Path(tmp))
         else:
             tokenizer = load_tokenizer(args.tokenizer)
             texts = corpus_texts(

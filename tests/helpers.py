@@ -14,6 +14,7 @@ import yaml
 
 from doit_study.core.schema import ABILITIES, AnswerKind, Item, Message, Source
 from doit_study.modeling.folders import TinyLlama, new_tiny_llama
+from doit_study.params.foundation import PretrainedModel
 from doit_study.params.study import load_params
 from doit_study.pipeline.workspace import copy_without_outputs
 
@@ -34,6 +35,13 @@ CORPUS = [
     *(f"第{i}句：春眠不觉晓，处处闻啼鸟。{i * 7}夜来风雨声，花落知多少。" for i in range(12)),
     "细胞中储存遗传信息的是：\nA. 核糖体\nB. DNA\nC. 线粒体\nD. 高尔基体\n答案：B 正确 错误",
 ]
+
+
+def folder_source(path, trust_remote_code: bool = False) -> PretrainedModel:
+    """A real model's params entry (`foundation.sizes.<size>`) for a local folder."""
+    return PretrainedModel(
+        path=str(path), gguf=None, trust_remote_code=trust_remote_code, local_files_only=True
+    )
 
 
 def tiny_llama(tokenizer, seed: int = 0):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import os
 import socket
 import threading
 
@@ -90,3 +91,15 @@ def test_the_tracking_check_sends_the_uris_user_as_basic_auth(monkeypatch):
         assert "wrong" not in str(error.value)
     finally:
         server.shutdown()
+
+
+def test_mlflow_is_told_not_to_print_a_uri_with_credentials(monkeypatch):
+    from doit_study.core.tracking import tracking_uri
+
+    monkeypatch.delenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    tracking_uri()
+    assert "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT" not in os.environ  # a plain link is useful
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://alice:hunter2@127.0.0.1:5000")
+    tracking_uri()
+    assert os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] == "true"

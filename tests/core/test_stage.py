@@ -48,8 +48,9 @@ def test_leftovers_of_a_killed_write_are_removed_at_start_and_before_the_end(tmp
     (out / ".epoch-02.x1y2.tmp").mkdir()  # a kill inside save_checkpoint's atomic_dir
     (out / ".epoch-02.x1y2.tmp" / "model.safetensors").write_bytes(b"half")
     (out / ".run.json.abc.tmp").write_text("{")  # a kill inside atomic_file
-    (tmp_path / ".run.q.tmp").mkdir()  # a kill inside atomic_dir of the whole output
-    (tmp_path / ".other.q.tmp").mkdir()  # another output's: not this stage's to remove
+    (tmp_path / ".run.q1w2e3r4.tmp").mkdir()  # a kill inside atomic_dir of the whole output
+    (tmp_path / ".other.q1w2e3r4.tmp").mkdir()  # another output's: not this stage's to remove
+    (tmp_path / ".run.5.q1w2e3r4.tmp").mkdir()  # output run.5's, being written beside it right now
 
     def main(argv):
         _args(out)
@@ -57,7 +58,8 @@ def test_leftovers_of_a_killed_write_are_removed_at_start_and_before_the_end(tmp
 
     stage.run_stage(main, [])
     assert sorted(p.name for p in out.iterdir()) == ["epoch-01"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.q.tmp", ".run.lock", "run"]
+    kept = [".other.q1w2e3r4.tmp", ".run.5.q1w2e3r4.tmp", ".run.lock", "run"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == kept
     assert "left by a run killed while writing" in capsys.readouterr().err
     assert not stage._HELD  # released when the stage ended
 

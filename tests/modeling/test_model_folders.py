@@ -8,7 +8,7 @@ import pytest
 from doit_study.core.files import DataError
 from doit_study.modeling.folders import WEIGHTS, check_safetensors, load_causal_lm
 from doit_study.modeling.pretrained import adapt_pretrained
-from tests.helpers import tiny_llama
+from tests.helpers import folder_source, tiny_llama
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_a_foundation_folder_with_only_pickle_weights_is_refused(tmp_path, token
     tokenizer.save_pretrained(source)
     torch.save(model.state_dict(), source / "pytorch_model.bin")  # an older release's only weights
     with pytest.raises(DataError, match=r"only pickle weights \(pytorch_model.bin\)") as refused:
-        adapt_pretrained(str(source), tmp_path / "out")
+        adapt_pretrained(folder_source(source), tmp_path / "out")
     assert refused.value.path == str(source) and not (tmp_path / "out").exists()
 
 
@@ -64,14 +64,14 @@ def _with_custom_code(folder):
 def test_custom_code_is_refused_unless_trusted(folder, tmp_path):
     _with_custom_code(folder)
     with pytest.raises(DataError, match=r"config.json: auto_map: the model ships its own code") as refused:
-        adapt_pretrained(str(folder), tmp_path / "out")
+        adapt_pretrained(folder_source(folder), tmp_path / "out")
     assert refused.value.path == str(folder / "config.json")
 
 
 def test_auto_map_is_not_copied_into_the_project_folder(folder, tmp_path):
     _with_custom_code(folder)
     out = tmp_path / "out"
-    adapt_pretrained(str(folder), out, trust_remote_code=True)
+    adapt_pretrained(folder_source(folder, trust_remote_code=True), out)
     assert "auto_map" not in json.loads((out / "config.json").read_text())
     assert not list(out.glob("*.py"))
     assert type(load_causal_lm(out)).__name__ == "LlamaForCausalLM"  # loads with no shipped code

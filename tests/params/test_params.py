@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from doit_study.core.files import DataError
 from doit_study.params.annotate import AnnotateParams
@@ -323,3 +324,18 @@ def test_a_launcher_of_plain_arguments_is_accepted(tmp_path: Path):
     good = tmp_path / "params.yaml"
     good.write_text(smoke.replace(row, f"  launcher: {launcher}"), encoding="utf-8")
     assert read_group(good, TrainParams).launcher == launcher
+
+
+@pytest.mark.parametrize("profile", sorted(p.name for p in (REPO / "profiles").glob("*.yaml")))
+def test_every_local_pretrained_model_lies_under_a_dependency_of_the_foundation_stage(profile):
+    """Replacing a real model's files must rerun its conversion: its folder is inside a DVC dep."""
+    deps = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]["foundation"]["do"][
+        "deps"
+    ]
+    sizes = yaml.safe_load((REPO / "profiles" / profile).read_text(encoding="utf-8"))["foundation"]["sizes"]
+    for name, spec in sizes.items():
+        source = spec.get("path") or spec.get("gguf")
+        if source and spec["local_files_only"] and ":" not in source:  # a package's file: its version pins it
+            assert any(Path(source).is_relative_to(dep) for dep in deps), (
+                f"{profile}: sizes.{name} at {source}"
+            )

@@ -26,7 +26,7 @@ def test_the_parameter_formula_counts_a_real_llama(tied):
     assert llama_parameters(shape, 500, tied) == sum(p.numel() for p in model.parameters())
 
 
-LOCAL = {"trust_remote_code": False, "local_files_only": True}
+LOCAL = {"gguf": None, "trust_remote_code": False, "local_files_only": True}
 
 
 def test_a_real_model_is_counted_from_its_config_or_its_name(tmp_path):

@@ -14,12 +14,12 @@ from safetensors.torch import load_file
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from doit_study.modeling.chat import CHAT_TOKENS
+from doit_study.modeling.chat import CHAT_TEMPLATE, CHAT_TOKENS, chat_ids
 from doit_study.modeling.folders import TinyLlama, load_causal_lm, load_tokenizer
 from doit_study.modeling.pretrained import adapt_pretrained
 from doit_study.training.loop import TrainConfig
 from doit_study.training.pretraining import pack_blocks, pretrain_tiny
-from tests.helpers import REPO
+from tests.helpers import REPO, folder_source
 
 TEXTS = [f"第{i}句：春天来了，小草发芽了，{i}加{i}等于{2 * i}。" for i in range(60)]
 
@@ -55,13 +55,22 @@ def plain_model_dir(tmp_path_factory) -> Path:
 
 
 def test_real_model_gets_chat_tokens_and_resized_embeddings(plain_model_dir, tmp_path):
-    record = adapt_pretrained(str(plain_model_dir), tmp_path / "base")
+    record = adapt_pretrained(folder_source(plain_model_dir), tmp_path / "base")
     tokenizer = load_tokenizer(tmp_path / "base")
     model = load_causal_lm(tmp_path / "base")
     assert set(CHAT_TOKENS) <= set(tokenizer.get_vocab()) and tokenizer.pad_token is not None
     assert model.get_input_embeddings().weight.shape[0] == len(tokenizer)
     assert record["kind"] == "pretrained" and record["added_tokens"] >= 3
     assert list((tmp_path / "base").glob("*.safetensors"))
+    # the new rows are ones a model can use: <eot> is the end of a text, the speakers their words
+    ids, rows = chat_ids(tokenizer), model.get_input_embeddings().weight
+    assert torch.equal(rows[ids.end_of_turn], rows[tokenizer.eos_token_id])
+    spelled = tokenizer.encode("assistant", add_special_tokens=False)
+    assert torch.allclose(rows[ids.assistant], rows[spelled].mean(dim=0))
+    assert record["chat_token_rows"]["<eot>"] == "</s>"
+    # a standard server prompts and stops as the stages do
+    assert ids.end_of_turn in model.generation_config.eos_token_id
+    assert tokenizer.chat_template.endswith(CHAT_TEMPLATE)
 
 
 def test_a_folder_without_safetensors_is_refused(plain_model_dir, tmp_path):
@@ -183,7 +192,7 @@ def test_an_unreachable_tracking_server_stops_the_stage_before_training(tmp_path
 @pytest.mark.slow  # the train stage as a subprocess
 def test_a_half_precision_release_is_fine_tuned_with_float32_weights(tmp_path, plain_model_dir):
     # real releases ship bf16 or fp16 weights, which transformers 5 loads as saved
-    adapt_pretrained(str(plain_model_dir), tmp_path / "base")
+    adapt_pretrained(folder_source(plain_model_dir), tmp_path / "base")
     load_causal_lm(tmp_path / "base").to(torch.bfloat16).save_pretrained(tmp_path / "base")
     assert load_causal_lm(tmp_path / "base").dtype == torch.bfloat16
     record = {"model": "s", "size": "s", "seed": 0}  # what the foundation stage writes beside it

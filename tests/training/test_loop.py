@@ -12,10 +12,13 @@ from tests.helpers import PAIRS, tiny_llama
 
 def _examples(tokenizer):
     return [
-        encode_dialogue(
-            tokenizer, [Message(role="user", content=q), Message(role="assistant", content=a)], 64
+        (e.input_ids, e.labels)
+        for e in (
+            encode_dialogue(
+                tokenizer, [Message(role="user", content=q), Message(role="assistant", content=a)], 64
+            )
+            for q, a in PAIRS
         )
-        for q, a in PAIRS
     ]
 
 

@@ -174,7 +174,10 @@ def remove_temporaries(path: os.PathLike | str) -> list[Path]:
     written). Only the holder of the output's lock may call this: a live writer's files look the
     same. Returns what was removed."""
     path = Path(path)
-    found = sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    # exactly what tempfile names (8 characters of its alphabet): `.qwen2.<8>.tmp` is this output's,
+    # `.qwen2.5.<8>.tmp` is another output's, written by another stage under its own lock
+    mine = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
+    found = sorted(p for p in path.parent.glob(f".{glob.escape(path.name)}.*.tmp") if mine.fullmatch(p.name))
     if path.is_dir() and not path.is_symlink():
         found += sorted(path.glob(".*.tmp"))
     for leftover in found:

@@ -21,7 +21,10 @@ RUN_RECORD = "run.json"
 
 
 def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
+    uri = os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
+    if redact_url(uri) != uri:  # MLflow prints "View run ... at <uri>" as written, credentials too
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+    return uri
 
 
 def require_tracking_server(timeout: float = 5.0) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +20,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from doit_study.core.files import DataError, read_items
+from doit_study.core.progress import Progress, rate_text
 from doit_study.core.schema import AnswerKind, Item
 from doit_study.evaluation.continuous import (
     chance,
@@ -406,15 +406,16 @@ def summarise(items: Sequence[Item], predictions: Sequence[Prediction]) -> dict[
 
 
 def with_progress(label: str, total: int, score, *args):
-    """`score(*args, progress=...)` under a progress bar with rate and ETA on a terminal, and one
-    summary line (items, seconds, items/s) in any case."""
-    from tqdm import tqdm
-
+    """`score(*args, progress=...)` with its progress shown (core.progress), then one summary line
+    (items, seconds, rate) in any case."""
+    progress = Progress(label, total, "item")
     start = time.perf_counter()
-    with tqdm(total=total, desc=label, unit="item", disable=None, file=sys.stderr) as bar:
-        result = score(*args, progress=bar.update)
+    try:
+        result = score(*args, progress=progress.update)
+    finally:
+        progress.close()
     seconds = time.perf_counter() - start
-    print(f"{label}: {total} items in {seconds:.1f} s ({total / max(seconds, 1e-9):.0f} items/s)", flush=True)
+    print(f"{label}: {total} items in {seconds:.1f} s ({rate_text(total, seconds, 'item')})", flush=True)
     return result
 
 

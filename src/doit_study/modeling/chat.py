@@ -2,7 +2,8 @@
 
 Each turn is encoded as: role token, content, end-of-turn token. The loss covers only assistant
 content and its end-of-turn token, for every assistant turn of a dialogue; user turns and role
-tokens are context.
+tokens are context. A sequence starts with what the model's tokenizer puts before any text (BOS for
+LLaMA and Gemma, nothing for GPT-2-style tokenizers and the tiny models), as in its pretraining.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ CHAT_TEMPLATE = (
 )
 
 
+def chat_template(tokenizer) -> str:
+    """CHAT_TEMPLATE after the tokenizer's own prefix (BOS where it adds one): a chat template is
+    rendered without the tokenizer's special tokens, so the prefix is written into it."""
+    prefix = tokenizer.convert_ids_to_tokens(list(special_prefix(tokenizer)))
+    return "".join(prefix) + CHAT_TEMPLATE
+
+
 def add_chat_tokens(tokenizer) -> int:
     """Add the speaker, end-of-turn and (if missing) pad tokens; return how many were new.
     The caller resizes the model's embeddings when the count is non-zero."""
@@ -43,20 +51,45 @@ class ChatIds:
     assistant: int
     end_of_turn: int
     pad: int
+    prefix: tuple[int, ...] = ()  # what the tokenizer puts before a text (BOS), see special_prefix
+
+
+def special_prefix(tokenizer) -> tuple[int, ...]:
+    """The ids the tokenizer adds before a text of its own accord (`add_bos_token` and friends, or a
+    post-processor): found by encoding a probe with and without special tokens, so whatever the
+    tokenizer is configured to do is what the stages do."""
+    plain = tokenizer.encode("a", add_special_tokens=False)
+    full = tokenizer.encode("a", add_special_tokens=True)
+    for start in range(len(full) - len(plain) + 1):
+        if full[start : start + len(plain)] == plain:
+            return tuple(full[:start])
+    raise ValueError("the tokenizer's special tokens change the text's own tokens")
 
 
 def chat_ids(tokenizer) -> ChatIds:
     ids = tokenizer.convert_tokens_to_ids([USER_TOKEN, ASSISTANT_TOKEN, END_OF_TURN])
     if (tokenizer.unk_token_id is not None and tokenizer.unk_token_id in ids) or None in ids:
         raise ValueError("the tokenizer lacks the chat tokens: call add_chat_tokens first")
-    return ChatIds(*ids, pad=tokenizer.pad_token_id)
+    return ChatIds(*ids, pad=tokenizer.pad_token_id, prefix=special_prefix(tokenizer))
 
 
-def encode_dialogue(tokenizer, messages: list[Message], max_length: int) -> tuple[list[int], list[int]]:
-    """(input_ids, labels) for one dialogue, trimmed to max_length tokens from the end."""
+@dataclass(frozen=True)
+class Encoded:
+    """One training dialogue as token ids, and what fitting it into max_length cost."""
+
+    input_ids: list[int]
+    labels: list[int]
+    truncated: bool = False  # longer than max_length
+    prompt_cut: bool = False  # its head kept no answer token, so its prompt was cut from the left
+
+
+def encode_dialogue(tokenizer, messages: list[Message], max_length: int) -> Encoded:
+    """Input ids and labels for one dialogue. A dialogue over max_length keeps its first max_length
+    tokens; when those hold no answer token, it keeps its last ones instead (after the prefix): an
+    example with nothing to learn would count as data while training on nothing."""
     ids = chat_ids(tokenizer)
-    input_ids: list[int] = []
-    labels: list[int] = []
+    input_ids: list[int] = list(ids.prefix)
+    labels: list[int] = [IGNORE_INDEX] * len(ids.prefix)
     for message in messages:
         content = tokenizer.encode(message.content, add_special_tokens=False)
         if message.role == "user":
@@ -66,15 +99,24 @@ def encode_dialogue(tokenizer, messages: list[Message], max_length: int) -> tupl
         else:
             input_ids += [ids.assistant, *content, ids.end_of_turn]
             labels += [IGNORE_INDEX, *content, ids.end_of_turn]
-    return input_ids[:max_length], labels[:max_length]
+    if len(input_ids) <= max_length:
+        return Encoded(input_ids, labels)
+    if any(label != IGNORE_INDEX for label in labels[:max_length]):
+        return Encoded(input_ids[:max_length], labels[:max_length], truncated=True)
+    keep = max_length - len(ids.prefix)
+    if keep < 1:
+        raise ValueError(f"max_length {max_length} leaves no room after the {len(ids.prefix)} prefix tokens")
+    head = list(ids.prefix)
+    tail_ids, tail_labels = input_ids[-keep:], labels[-keep:]
+    return Encoded(head + tail_ids, [IGNORE_INDEX] * len(head) + tail_labels, truncated=True, prompt_cut=True)
 
 
 def encode_prompt(tokenizer, messages: list[Message]) -> list[int]:
-    """The context a model answers from: every turn but the last assistant one, then the assistant
-    token (used for generation and for scoring continuations)."""
+    """The context a model answers from: the tokenizer's prefix, every turn but the last assistant
+    one, then the assistant token (used for generation and for scoring continuations)."""
     ids = chat_ids(tokenizer)
     context = messages[:-1] if messages and messages[-1].role == "assistant" else messages
-    prompt: list[int] = []
+    prompt: list[int] = list(ids.prefix)
     for message in context:
         role = ids.user if message.role == "user" else ids.assistant
         prompt += [role, *tokenizer.encode(message.content, add_special_tokens=False), ids.end_of_turn]

@@ -11,9 +11,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from doit_study.core.files import DataError, read_json, write_json
-from doit_study.modeling.chat import add_chat_tokens
-from doit_study.modeling.folders import check_safetensors, parameter_count
+from doit_study.core.files import DataError, read_json, sha256_file, write_json
+from doit_study.modeling.chat import (
+    ASSISTANT_TOKEN,
+    END_OF_TURN,
+    USER_TOKEN,
+    add_chat_tokens,
+    chat_ids,
+    chat_template,
+)
+from doit_study.modeling.folders import check_safetensors, folder_hash, parameter_count
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 CONFIGS = ("config.json", "tokenizer_config.json")  # where transformers looks for auto_map
@@ -41,13 +48,24 @@ def check_source_folder(folder: Path, trust_remote_code: bool) -> None:
                 "own architectures (set trust_remote_code: true only for a model you trust)"
             )
             raise DataError(folder / name, message, None, "auto_map")
+    _check_architecture(folder / "config.json")
+
+
+def _check_architecture(config_path: Path) -> None:
+    """Before anything is loaded: later stages load the project's folder with transformers' own
+    class, so a model whose architecture exists only as shipped code cannot be used, trusted or not
+    (trust_remote_code admits a folder that keeps `auto_map` for an architecture transformers has)."""
+    from transformers import CONFIG_MAPPING
+
+    model_type = read_json(config_path).get("model_type") if config_path.is_file() else None
+    if model_type not in CONFIG_MAPPING:
+        message = f"{model_type!r} is not an architecture of transformers (its code would have to be run)"
+        raise DataError(config_path, message, None, "model_type")
 
 
 def drop_custom_code(out_dir: Path) -> None:
     """Remove `auto_map` and copied code files from a saved folder, which must then name one of
     transformers' own architectures: later stages load it without running any shipped code."""
-    from transformers import CONFIG_MAPPING
-
     for name in CONFIGS:
         if (out_dir / name).is_file():
             config = read_json(out_dir / name)
@@ -55,38 +73,98 @@ def drop_custom_code(out_dir: Path) -> None:
                 write_json(out_dir / name, config)
     for code in out_dir.glob("*.py"):
         code.unlink()
-    model_type = read_json(out_dir / "config.json").get("model_type")
-    if model_type not in CONFIG_MAPPING:
-        raise DataError(
-            out_dir / "config.json",
-            f"{model_type!r} is not an architecture of transformers",
-            None,
-            "model_type",
-        )
+    _check_architecture(out_dir / "config.json")
 
 
-def adapt_pretrained(
-    name_or_path: str, out_dir: Path, *, trust_remote_code: bool = False, local_files_only: bool = True
-) -> dict:
-    """A real causal LM with the chat tokens added and embeddings resized, saved as safetensors."""
+def gguf_location(spec: str) -> tuple[Path, str]:
+    """(folder, file name) of a GGUF file given as a path or as `package:resource`, a file shipped
+    inside an installed package (found without importing the package, whose code may need more)."""
+    import importlib.util
+
+    package, colon, resource = spec.partition(":")
+    if colon and "/" not in package and not Path(spec).is_file():
+        found = importlib.util.find_spec(package)
+        if found is None or not found.submodule_search_locations:
+            raise DataError(spec, f"no installed package {package!r} holds the GGUF file", None, "gguf")
+        path = Path(next(iter(found.submodule_search_locations))) / resource
+    else:
+        path = Path(spec)
+    if not path.is_file():
+        raise DataError(path, "no such GGUF file", None, "gguf")
+    return path.parent, path.name
+
+
+def load_gguf(spec: str):
+    """(tokenizer, model) from a GGUF file, the weights dequantised to float32 in a model built from
+    the config alone: transformers keeps a GGUF's quantisation settings, which `save_pretrained`
+    refuses, though the loaded weights are plain tensors."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    folder, name = gguf_location(spec)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
+    config = AutoConfig.for_model(
+        **{k: v for k, v in loaded.config.to_dict().items() if k != "quantization_config"}
+    )
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
+    return tokenizer, model
+
+
+def initialise_chat_rows(model, tokenizer) -> dict[str, str]:
+    """Rows for the new chat tokens that a model can use within a few steps, where the mean row
+    (`resize_token_embeddings`' default) leaves `<eot>` about 15 nats below the tokens the model
+    already predicts: `<eot>` copies the end-of-sequence row (a model already ends texts with it),
+    `<user>` and `<assistant>` the mean row of their spelled-out words. Input and output rows alike
+    (one matrix when tied). Returns the rule each token got, for the foundation record."""
+    import torch
+
+    ids = chat_ids(tokenizer)
+    rules = {END_OF_TURN: tokenizer.eos_token}
+    sources = {ids.end_of_turn: [tokenizer.eos_token_id]}
+    for token, token_id, word in (
+        (USER_TOKEN, ids.user, "user"),
+        (ASSISTANT_TOKEN, ids.assistant, "assistant"),
+    ):
+        sources[token_id] = tokenizer.encode(word, add_special_tokens=False)
+        rules[token] = f"mean of {word!r}"
+    matrices = [model.get_input_embeddings().weight]
+    output = model.get_output_embeddings()
+    if output is not None and output.weight is not matrices[0]:
+        matrices.append(output.weight)
+    with torch.no_grad():
+        for matrix in matrices:
+            for target, rows in sources.items():
+                matrix[target] = matrix[rows].mean(dim=0)
+    return rules
+
+
+def adapt_pretrained(spec, out_dir: Path) -> dict:
+    """A real causal LM (a folder, a hub id or a GGUF file) with the chat tokens added and their rows
+    initialised, saved as safetensors with the project's chat template and a generation config that
+    stops at `<eot>`, so any standard server prompts it as the stages do."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if local_files_only and not Path(name_or_path).is_dir():
-        raise DataError(name_or_path, "no such model folder (set local_files_only: false to use a hub id)")
-    if Path(name_or_path).is_dir():
-        check_source_folder(Path(name_or_path), trust_remote_code)
-    tokenizer = AutoTokenizer.from_pretrained(
-        name_or_path, trust_remote_code=trust_remote_code, local_files_only=local_files_only
-    )
-    model = AutoModelForCausalLM.from_pretrained(
-        name_or_path,
-        use_safetensors=True,
-        trust_remote_code=trust_remote_code,
-        local_files_only=local_files_only,
-    )
+    if spec.gguf:
+        tokenizer, model = load_gguf(spec.gguf)
+    else:
+        if spec.local_files_only and not Path(spec.path).is_dir():
+            raise DataError(spec.path, "no such model folder (set local_files_only: false to use a hub id)")
+        if Path(spec.path).is_dir():
+            check_source_folder(Path(spec.path), spec.trust_remote_code)
+        options = {"trust_remote_code": spec.trust_remote_code, "local_files_only": spec.local_files_only}
+        tokenizer = AutoTokenizer.from_pretrained(spec.path, **options)
+        model = AutoModelForCausalLM.from_pretrained(spec.path, use_safetensors=True, **options)
     added = add_chat_tokens(tokenizer)
+    rules = {}
     if added:
         model.resize_token_embeddings(len(tokenizer))
+        rules = initialise_chat_rows(model, tokenizer)
+    tokenizer.chat_template = chat_template(tokenizer)
+    ids = chat_ids(tokenizer)
+    model.generation_config.eos_token_id = [ids.end_of_turn, tokenizer.eos_token_id]
+    model.generation_config.pad_token_id = ids.pad
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
@@ -94,6 +172,17 @@ def adapt_pretrained(
     return {
         "parameters": parameter_count(model),
         "added_tokens": added,
+        "chat_token_rows": rules,
+        "prefix_tokens": tokenizer.convert_ids_to_tokens(list(ids.prefix)),
         "kind": "pretrained",
-        "source": name_or_path,
+        "source": spec.gguf or spec.path,
+        "source_sha256": _source_hash(spec),
     }
+
+
+def _source_hash(spec) -> str | None:
+    """What the model was converted from, content-addressed (None for a hub id, which has no files here)."""
+    if spec.gguf:
+        folder, name = gguf_location(spec.gguf)
+        return sha256_file(folder / name)
+    return folder_hash(spec.path) if Path(spec.path).is_dir() else None

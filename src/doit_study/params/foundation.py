@@ -21,11 +21,19 @@ class TinyShape(Strict):
 
 
 class PretrainedModel(Strict):
-    """A real causal LM: a local folder, or a hub id when local_files_only is false."""
+    """A real causal LM: a local folder (or a hub id when local_files_only is false), or a GGUF file
+    (`gguf`: a path, or `package:file` inside an installed package), converted once to safetensors."""
 
-    path: str
+    path: str | None
+    gguf: str | None
     trust_remote_code: bool  # runs code shipped with the model: only for models you trust
     local_files_only: bool  # no hub download unless you allow it
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PretrainedModel:
+        if (self.path is None) == (self.gguf is None):
+            raise ValueError("path: give exactly one of path (a model folder) and gguf (a GGUF file)")
+        return self
 
 
 class FoundationModel(Strict):

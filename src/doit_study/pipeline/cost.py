@@ -26,9 +26,10 @@ def llama_parameters(shape: TinyShape, vocab_size: int, tied: bool) -> int:
 
 
 def pretrained_parameters(name: str, spec: PretrainedModel) -> int:
-    """From the model's config.json when the folder is there, else from a size name like `7b`."""
-    config = Path(spec.path) / "config.json"
-    if config.is_file():
+    """From the model's config.json when the folder is there, else from a size name like `7b` (a
+    GGUF file is read by the foundation stage, not here)."""
+    config = Path(spec.path) / "config.json" if spec.path else None
+    if config and config.is_file():
         c = json.loads(config.read_text(encoding="utf-8"))
         shape = TinyShape(
             hidden_size=c["hidden_size"],
@@ -39,7 +40,9 @@ def pretrained_parameters(name: str, spec: PretrainedModel) -> int:
         return llama_parameters(shape, c["vocab_size"], c.get("tie_word_embeddings", False))
     found = SIZE_NAME.match(name)
     if not found:
-        raise ValueError(f"foundation.sizes.{name}: no config.json at {spec.path} and no size in the name")
+        raise ValueError(
+            f"foundation.sizes.{name}: no config.json at {spec.path or spec.gguf} and no size in the name"
+        )
     return int(float(found.group(1)) * (1e9 if found.group(2).lower() == "b" else 1e6))
 
 
@@ -111,5 +114,7 @@ def mean_tokens_per_item(subset: Path, tokenizer_path: Path, max_length: int) ->
     from doit_study.modeling.folders import load_tokenizer
 
     tokenizer = load_tokenizer(tokenizer_path)
-    lengths = [len(encode_dialogue(tokenizer, item.messages, max_length)[0]) for item in read_items(subset)]
+    lengths = [
+        len(encode_dialogue(tokenizer, item.messages, max_length).input_ids) for item in read_items(subset)
+    ]
     return sum(lengths) / len(lengths)

