@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,13 @@ def folder_source(path, trust_remote_code: bool = False) -> PretrainedModel:
     return PretrainedModel(
         path=str(path), gguf=None, trust_remote_code=trust_remote_code, local_files_only=True
     )
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on (for a server a test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def tiny_llama(tokenizer, seed: int = 0):

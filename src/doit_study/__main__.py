@@ -76,16 +76,18 @@ def lineage_command(args) -> int:
 
 def cost_command(args) -> int:
     from doit_study.params.study import load_params
-    from doit_study.pipeline.cost import mean_tokens_per_item, training_cost
+    from doit_study.pipeline.cost import measured_lengths, training_cost
 
     params = load_params(args.params)
-    tokens = args.tokens_per_item
+    tokens, measured = args.tokens_per_item, {}
     if args.measure_on:
-        tokens = mean_tokens_per_item(args.measure_on, args.tokenizer, params.train.max_length)
+        measured = measured_lengths(args.measure_on, args.tokenizer, params.train.max_length)
+        tokens = measured["mean_tokens_per_item"]
     if not tokens:
         print("cost: give --tokens-per-item, or --measure-on <subset> with --tokenizer", file=sys.stderr)
         return 2
-    print(json.dumps(training_cost(params, tokens, args.gpu_tflops, args.utilisation), indent=2))
+    cost = training_cost(params, tokens, args.gpu_tflops, args.utilisation)
+    print(json.dumps(cost | ({"measured": measured} if measured else {}), indent=2))
     return 0
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import http.server
 import os
-import socket
 import threading
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from doit_study.core.files import DataError
 from doit_study.core.redact import redact_url
 from doit_study.core.tracking import require_tracking_server
+from tests.helpers import free_port
 
 
 @pytest.mark.parametrize(
@@ -48,14 +48,8 @@ def test_a_url_that_does_not_parse_is_hidden_whole():
     assert "s3cret" not in redact_url("http://u:s3cret@[::1/")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_the_tracking_check_never_prints_the_password(monkeypatch):
-    uri = f"http://alice:s3cret@127.0.0.1:{_free_port()}/?token=t0ken"
+    uri = f"http://alice:s3cret@127.0.0.1:{free_port()}/?token=t0ken"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     with pytest.raises(DataError) as error:
         require_tracking_server(timeout=2)

@@ -163,7 +163,12 @@ def test_a_release_file_with_another_extension_is_named_and_its_ability_stops_ra
     before = _tree_hash(tmp_path / "data/raw")
     (copy / "curated/valid/biology_valid.json").rename(copy / "curated/valid/biology_valid.jsonl")
     result = _raw(tmp_path, params)
-    fails_cleanly(result, str(copy), "ability 'biology' has training items but no valid items")
+    fails_cleanly(
+        result,
+        str(copy),
+        "ability 'biology' has training items but no valid items",
+        "(files not read: curated/valid/biology_valid.jsonl)",
+    )
     assert _tree_hash(tmp_path / "data/raw") == before
     (copy / "notes.txt").write_text("the authors' notes\n", encoding="utf-8")
     (copy / "curated/valid/biology_valid.jsonl").rename(copy / "curated/valid/biology_valid.json")

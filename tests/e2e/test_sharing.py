@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,15 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import ENV, REPO, sh
+from tests.helpers import ENV, REPO, free_port, sh
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _outputs(root: Path) -> dict[str, str]:
@@ -101,7 +94,7 @@ def ssh_server(tmp_path):
         key = asyncssh.generate_private_key("ssh-ed25519")
         key.write_private_key(str(keys / name))
         key.write_public_key(str(keys / f"{name}.pub"))
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         str(REPO / "tests/ssh_server.py"),
@@ -255,7 +248,7 @@ def test_experiments_run_queue_and_show(published, tmp_path):
 
 @pytest.fixture
 def mlflow_server(tmp_path):
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "mlflow"),

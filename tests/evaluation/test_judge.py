@@ -5,7 +5,6 @@ OpenAI-compatible server (`transformers serve`) started on loopback over a tiny 
 answer with a verdict."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from doit_study.evaluation.judging import (
     parse_verdict,
     win_rate,
 )
+from tests.helpers import free_port
 
 ITEMS = [Comparison(f"item-{k}", f"问题 {k}", f"回答 {k}", f"参考 {k}") for k in range(6)]
 
@@ -116,21 +116,15 @@ def test_pairwise_comparison_needs_the_other_settings_answer_to_every_item():
         comparisons_for(answers, [{"id": "b", "output": "乙"}])
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_an_endpoint_that_does_not_answer_is_named_before_any_work():
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     judge = EndpointJudge(url, "judge", None, 8, retries=0, timeout=2)
     with pytest.raises(ConnectionError, match=f"judge endpoint {url} does not answer"):
         judge.check()
 
 
 def test_an_endpoint_that_does_not_answer_is_named_without_its_credentials():
-    url = f"http://judge:s3cret@127.0.0.1:{_free_port()}/v1?api_key=k3y"
+    url = f"http://judge:s3cret@127.0.0.1:{free_port()}/v1?api_key=k3y"
     judge = EndpointJudge(url, "judge", None, 8, retries=0, timeout=2)
     with pytest.raises(
         ConnectionError, match=r"judge endpoint http://\*\*\*@127.0.0.1:\d+/v1\?api_key=\*\*\*"
@@ -191,7 +185,7 @@ def test_the_endpoint_path_against_a_real_openai_compatible_server(tmp_path, tok
     folder = _verdict_model(tmp_path / "judge-model", tokenizer)
     local = LocalJudge(folder, max_tokens=8, batch_size=4)
     assert local.complete([judge_messages("问题 9", "回答", "参考")]) == ["[[A]]"]  # learned, in process
-    port = _free_port()
+    port = free_port()
     env = os.environ | {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub")}
     (tmp_path / "hub").mkdir()
     cli = Path(sys.executable).parent / "transformers"

@@ -137,9 +137,14 @@ def test_an_item_in_two_declared_splits_is_leakage_naming_both_places(tmp_path):
     with pytest.raises(DataError, match=r"is in train at synthetic/40960/general\.json:1"):
         check_leakage([synthetic, (_declared("另一个问题", "test/x.jsonl:1"), "test")], tmp_path)
     named = [(train[0].model_copy(update={"id": "q-1"}), "train"), (make("别的", "A", id="q-1"), "test")]
-    with pytest.raises(DataError, match="the same id is in train") as error:
+    with pytest.raises(DataError, match=r"same id \(别的\) is in train at train/biology\.jsonl:3") as error:
         check_leakage(named, tmp_path)
     assert error.value.field == "id"
+    own_keys = [(_declared("同一题", "mmlu:12"), "train"), (_declared("同一题", "mmlu:40"), "test")]
+    with pytest.raises(
+        DataError, match=r"the same prompt \(after normalisation\) \(mmlu:40\) is in train at mmlu:12"
+    ):
+        check_leakage(own_keys, tmp_path)  # a source's own key is named as it is, not read as a file
 
 
 def test_maths_solutions_that_end_on_another_value_are_warnings():

@@ -5,6 +5,7 @@ import json
 import pytest
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from doit_study.core.schema import AnswerKind
 from doit_study.params.foundation import PretrainedModel, TinyShape
 from doit_study.params.study import load_params
 from doit_study.pipeline.cost import llama_parameters, pretrained_parameters, training_cost
@@ -56,3 +57,17 @@ def test_the_paper_profile_budget_follows_from_its_settings():
     assert budget["runs"]["7b-only-math-n64"]["items"] == 64
     assert budget["gpu_hours"] == pytest.approx(budget["training_flops"] / 50e12 / 3600)
     assert sum(budget["gpu_hours_by_size"].values()) == pytest.approx(budget["gpu_hours"])
+
+
+def test_measured_lengths_count_the_items_max_length_truncates(tokenizer, tmp_path):
+    from doit_study.core.files import write_items
+    from doit_study.pipeline.cost import measured_lengths
+    from tests.helpers import make
+
+    tokenizer.save_pretrained(tmp_path / "tokenizer")
+    short, long_prompt = make("细胞核的作用？", "B"), make("很长的问题。" * 40, "B")
+    long_answer = make("问", "很长的回答。" * 40, kind=AnswerKind.open)
+    write_items(tmp_path / "subset.jsonl", [short, long_prompt, long_answer])
+    found = measured_lengths(tmp_path / "subset.jsonl", tmp_path / "tokenizer", max_length=32)
+    assert (found["items"], found["truncated"], found["prompt_cut"]) == (3, 2, 1)
+    assert found["mean_tokens_per_item"] <= 32

@@ -87,6 +87,9 @@ def _deduplicate(candidates, drops):
     return [(item, split) for _, item, split in kept]
 
 
+_FILE_LINE = re.compile(r"(.+\.jsonl?):(\d+)")  # the key read_release_items gives: <file>:<line>
+
+
 def _place(item: Item) -> str:
     return f"{item.source.key}" if item.source else f"id {item.id}"
 
@@ -105,11 +108,13 @@ def check_leakage(candidates: list[tuple[Item, str | None]], files_root: Path) -
             first = seen.setdefault(key, (group, _place(item)))
             if first[0] != group:
                 what = "id" if key.startswith("id:") else "prompt (after normalisation)"
-                file, _, line = _place(item).rpartition(":")
+                # a snapshot file and line where the raw stage recorded one, else the item's own key
+                found = _FILE_LINE.fullmatch(_place(item))
+                where = f" ({_place(item)})" if not found else ""
                 raise DataError(
-                    files_root / file if file else _place(item),
-                    f"the same {what} is in {first[0]} at {first[1]}: an item may be in one split only",
-                    int(line) if line.isdigit() else None,
+                    files_root / found.group(1) if found else files_root,
+                    f"the same {what}{where} is in {first[0]} at {first[1]}: an item is in one split only",
+                    int(found.group(2)) if found else None,
                     "id" if key.startswith("id:") else "messages",
                 )
 

@@ -107,14 +107,21 @@ def training_cost(params: StudyParams, tokens_per_item: float, gpu_tflops: float
     }
 
 
-def mean_tokens_per_item(subset: Path, tokenizer_path: Path, max_length: int) -> float:
-    """Measured: the mean tokenised length (chat template, truncated as in training) of a subset."""
+def measured_lengths(subset: Path, tokenizer_path: Path, max_length: int) -> dict:
+    """Measured on a subset, encoded as training encodes it: the mean length in tokens (after
+    truncation), and how many items train.max_length truncates and how many of those kept no answer
+    token in their head (their prompt is then cut from the left)."""
     from doit_study.core.files import read_items
     from doit_study.modeling.chat import encode_dialogue
     from doit_study.modeling.folders import load_tokenizer
 
     tokenizer = load_tokenizer(tokenizer_path)
-    lengths = [
-        len(encode_dialogue(tokenizer, item.messages, max_length).input_ids) for item in read_items(subset)
-    ]
-    return sum(lengths) / len(lengths)
+    encoded = [encode_dialogue(tokenizer, item.messages, max_length) for item in read_items(subset)]
+    return {
+        "subset": str(subset),
+        "items": len(encoded),
+        "max_length": max_length,
+        "mean_tokens_per_item": sum(len(e.input_ids) for e in encoded) / len(encoded),
+        "truncated": sum(e.truncated for e in encoded),
+        "prompt_cut": sum(e.prompt_cut for e in encoded),
+    }

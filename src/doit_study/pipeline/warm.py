@@ -118,8 +118,8 @@ def peer_uid(conn: socket.socket) -> int:
     """The uid of the process at the other end of a Unix socket, as the kernel saw it connect."""
     if not hasattr(socket, "SO_PEERCRED"):  # Linux only: unchecked would mean unsafe
         raise OSError("SO_PEERCRED is not available here: the warm server's user cannot be checked")
-    size = struct.calcsize("3i")  # struct ucred: pid, uid, gid
-    return struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, size))[1]
+    size = struct.calcsize("iII")  # struct ucred: pid_t pid, uid_t uid, gid_t gid
+    return struct.unpack("iII", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, size))[1]
 
 
 def _private_file(path: Path, flags: int) -> int:

@@ -69,12 +69,15 @@ def _require_folders(root: Path, needs: dict[str, tuple[str, ...]]) -> None:
 
 
 def ignored_files(root: Path, read: list[tuple[str, Path]]) -> list[str]:
-    """Every file under root that is not read, relative to root: each is named, none is skipped silently."""
+    """Every file under root that is not read, relative to root: each is named, none is skipped
+    silently (hidden ones, such as a clone's .git or a download's .cache, are not the source's)."""
     taken = {path.resolve() for _, path in read}
     return sorted(
         str(path.relative_to(root))
         for path in root.rglob("*")
-        if path.is_file() and path.resolve() not in taken
+        if path.is_file()
+        and path.resolve() not in taken
+        and not any(part.startswith(".") for part in path.relative_to(root).parts)
     )
 
 
@@ -116,8 +119,18 @@ def _check_few_shot(item: Item, path: Path, line: int) -> None:
         raise DataError(path, f"gold {item.gold[:20]!r} is not a letter A-D", line, "messages.11.content")
 
 
-def check_splits(types_by_split: dict[str, set[str]], root: Path) -> None:
-    """Training material exists, and every ability is both trained and evaluated (valid and test)."""
+def check_splits(types_by_split: dict[str, set[str]], root: Path, ignored: list[str]) -> None:
+    """Training material exists, and every ability is both trained and evaluated (valid and test).
+    An error names the files that were not read: a misnamed file is the likeliest cause."""
+    try:
+        _check_split_types(types_by_split, root)
+    except DataError as error:
+        if ignored:
+            raise DataError(root, f"{error.message} (files not read: {', '.join(ignored)})") from None
+        raise
+
+
+def _check_split_types(types_by_split: dict[str, set[str]], root: Path) -> None:
     if not types_by_split.get("train"):
         expected = "curated/1000/*.json or curated/full/*.json (release), train/*.jsonl (jsonl source)"
         raise DataError(root, f"no training file: expected {expected}")
@@ -164,7 +177,9 @@ def _check_maths_answer(item: Item, path: Path, line: int) -> None:
         )
 
 
-def snapshot_files(files: list[tuple[str, Path]], root: Path, out_dir: Path) -> list[dict]:
+def snapshot_files(
+    files: list[tuple[str, Path]], root: Path, out_dir: Path, ignored: list[str]
+) -> list[dict]:
     """Validate every line of every file and the splits together, then copy the files verbatim
     under out_dir (nothing is copied from a source that fails)."""
     types_by_split: dict[str, set[str]] = {}
@@ -172,7 +187,7 @@ def snapshot_files(files: list[tuple[str, Path]], root: Path, out_dir: Path) -> 
     counts = [
         _validated_records(split, path, types_by_split.setdefault(split, set()), ids) for split, path in files
     ]
-    check_splits(types_by_split, root)
+    check_splits(types_by_split, root, ignored)
     entries = []
     for (split, path), count in zip(files, counts, strict=True):
         relative = path.relative_to(root)

@@ -27,20 +27,22 @@ def snapshot(params: DataParams, out_dir: Path) -> dict:
                 params.doit.revision,
             )
         files = release.release_files(root)
+        ignored = release.ignored_files(root, files)
         return {
             "source": "doit",
             "repo_id": params.doit.repo_id,
             "revision": revision,
-            "files": release.snapshot_files(files, root, out_dir),
-            "ignored": release.ignored_files(root, files),
+            "files": release.snapshot_files(files, root, out_dir, ignored),
+            "ignored": ignored,
         }
     if params.source == "jsonl":
         root = Path(params.jsonl.path)
         files = release.user_files(root)
+        ignored = release.ignored_files(root, files)
         return {
             "source": "jsonl",
-            "files": release.snapshot_files(files, root, out_dir),
-            "ignored": release.ignored_files(root, files),
+            "files": release.snapshot_files(files, root, out_dir, ignored),
+            "ignored": ignored,
         }
     raise DataError(
         "params.yaml",
