@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 OUTPUTS = ("data/", "models/", "metrics/")
+INPUTS = ("models/pretrained/",)  # under an output folder, but a clone has it: real checkpoints go there
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -17,10 +18,12 @@ def _git(*args: str, cwd: Path) -> str:
 
 def copy_without_outputs(repo: Path, target: Path, params: Path) -> Path:
     """Copy `repo`'s files (tracked, and untracked but not ignored) except data/, models/, metrics/
-    and dvc.lock into `target`, with `params` as params.yaml, committed in a new git repository."""
+    (models/pretrained/ excepted) and dvc.lock into `target`, with `params` as params.yaml,
+    committed in a new git repository."""
     for name in _git("ls-files", "--cached", "--others", "--exclude-standard", cwd=repo).splitlines():
         source = repo / name
-        if source.is_file() and not name.startswith(OUTPUTS) and name != "dvc.lock":
+        output = name.startswith(OUTPUTS) and not name.startswith(INPUTS)
+        if source.is_file() and not output and name != "dvc.lock":
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
     shutil.copy(params, target / "params.yaml")
