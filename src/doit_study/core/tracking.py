@@ -77,6 +77,26 @@ def git_commit() -> str:
         return "unknown"
 
 
+def create_local_store(uri: str) -> None:
+    """Create a SQLite store's tables under a lock: two stages that start side by side (the dispatch
+    driver's jobs) would otherwise both create them, and one fails ("table ... already exists")."""
+    if not uri.startswith("sqlite:///"):
+        return
+    import fcntl
+
+    from mlflow.tracking import MlflowClient
+
+    database = Path(uri.removeprefix("sqlite:///"))
+    database.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
+    descriptor = os.open(database.parent / f".{database.name}.lock", flags, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)  # creates or migrates the tables
+    finally:
+        os.close(descriptor)
+
+
 class SettingRun:
     """The MLflow run of one training setting (a context manager). The stage calls
     `require_tracking_server` first, before any work."""
@@ -85,6 +105,7 @@ class SettingRun:
         import mlflow
 
         self.mlflow = mlflow
+        create_local_store(tracking_uri())
         mlflow.set_tracking_uri(tracking_uri())
         mlflow.set_experiment(EXPERIMENT)
         self.run = mlflow.start_run(run_name=setting)
