@@ -90,6 +90,11 @@ class Encoded:
     prompt_cut: bool = False  # its head kept no answer token, so its prompt was cut from the left
 
 
+def truncation_counts(encoded: list[Encoded]) -> tuple[int, int]:
+    """(items max_length truncated, items of those whose prompt was cut from the left)."""
+    return sum(e.truncated for e in encoded), sum(e.prompt_cut for e in encoded)
+
+
 def encode_dialogue(tokenizer, messages: list[Message], max_length: int) -> Encoded:
     """Input ids and labels for one dialogue. A dialogue over max_length keeps its first max_length
     tokens; when those hold no answer token, it keeps its last ones instead (after the prefix): an

@@ -112,16 +112,17 @@ def measured_lengths(subset: Path, tokenizer_path: Path, max_length: int) -> dic
     truncation), and how many items train.max_length truncates and how many of those kept no answer
     token in their head (their prompt is then cut from the left)."""
     from doit_study.core.files import read_items
-    from doit_study.modeling.chat import encode_dialogue
+    from doit_study.modeling.chat import encode_dialogue, truncation_counts
     from doit_study.modeling.folders import load_tokenizer
 
     tokenizer = load_tokenizer(tokenizer_path)
     encoded = [encode_dialogue(tokenizer, item.messages, max_length) for item in read_items(subset)]
+    truncated, prompt_cut = truncation_counts(encoded)
     return {
         "subset": str(subset),
         "items": len(encoded),
         "max_length": max_length,
         "mean_tokens_per_item": sum(len(e.input_ids) for e in encoded) / len(encoded),
-        "truncated": sum(e.truncated for e in encoded),
-        "prompt_cut": sum(e.prompt_cut for e in encoded),
+        "truncated": truncated,
+        "prompt_cut": prompt_cut,
     }

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from doit_study.core.files import DataError, read_items, read_json, sha256_file, sha256_text, write_json
 from doit_study.core.tracking import RUN_RECORD, SettingRun
-from doit_study.modeling.chat import encode_dialogue
+from doit_study.modeling.chat import encode_dialogue, truncation_counts
 from doit_study.modeling.checkpoints import checkpoint_sha256, epoch_dir, forget_selection
 from doit_study.modeling.folders import (
     FOUNDATION_RECORD,
@@ -85,7 +85,7 @@ def prepare(job: TrainingJob, params: TrainParams) -> Prepared:
     except ValueError as error:
         raise DataError(job.base, f"the tokenizer cannot encode the data: {error}") from None
     examples = [(e.input_ids, e.labels) for e in encoded]
-    truncated, prompt_cut = sum(e.truncated for e in encoded), sum(e.prompt_cut for e in encoded)
+    truncated, prompt_cut = truncation_counts(encoded)
     if truncated:  # visible, never silent: the run record and MLflow carry the counts too
         print(
             f"train: {truncated} of {len(items)} items are longer than train.max_length {params.max_length}; "
