@@ -57,10 +57,17 @@ def main() -> None:
         encode_dialogue(tokenizer, item.messages, train.max_length) for item in read_items(args.subset)
     ]
     micro = args.micro_batch or train.optim.micro_batch
-    config = TrainConfig(epochs=1, peak_lr=1e-3, end_lr=1e-4, global_batch=micro, micro_batch=micro)
+    config = TrainConfig(
+        epochs=1,
+        peak_lr=1e-3,
+        end_lr=1e-4,
+        global_batch=micro,
+        micro_batch=micro,
+        length_group=train.optim.length_group,
+    )
     optimizer, scheduler = make_optimizer(model, config, args.steps)
     batches = length_grouped_batches(
-        [len(ids) for ids, _ in examples], config.micro_batch, config.group_size, 0, 1
+        [len(ids) for ids, _ in examples], config.micro_batch, config.length_group, 0, 1
     )
     model.train()
     real = padded = 0

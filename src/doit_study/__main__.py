@@ -34,6 +34,9 @@ def main() -> None:
     plan.add_argument("--gpu-tflops", type=float, default=312.0, help="peak bf16 TFLOP/s (A100: 312)")
     plan.add_argument("--utilisation", type=float, default=0.4, help="fraction of the peak reached")
     run = commands.add_parser("dispatch", help="run every stale stage as a job (Slurm or local)")
+    run.add_argument(
+        "targets", nargs="*", help="stage names (dvc stage list) and the stages above them; default: all"
+    )
     run.add_argument("--params", type=Path, default=Path("params.yaml"), help="its dispatch group")
     run.add_argument("--executor", choices=["local", "slurm"], help="instead of dispatch.executor")
     run.add_argument("--jobs", type=int, help="jobs at once, instead of dispatch.jobs")
@@ -102,8 +105,13 @@ def dispatch_command(args) -> int:
         print("dispatch: DVC is busy in this workspace:", *holders, sep="\n  ", file=sys.stderr)
         print("wait for it to end (or stop it), then run the driver again", file=sys.stderr)
         return 1
+    try:
+        dispatch.restricted(dispatch.dag(root), args.targets)
+    except ValueError as error:
+        print(f"dispatch: {error}", file=sys.stderr)
+        return 2
     if args.dry_run:
-        print(json.dumps(dispatch.dry_run(root), indent=2))
+        print(json.dumps(dispatch.dry_run(root, args.targets), indent=2))
         return 0
     group = load_params(args.params).dispatch  # the whole file: no job starts on a bad one
     settings = dispatch.Settings(
@@ -115,7 +123,7 @@ def dispatch_command(args) -> int:
         resources=tuple(group.resources),
         gpus=tuple(group.gpus),
     )
-    outcome = dispatch.dispatch(root, settings, say=lambda line: print(line, flush=True))
+    outcome = dispatch.dispatch(root, settings, lambda line: print(line, flush=True), targets=args.targets)
     print(outcome.summary())
     return 1 if outcome.failed else 0
 

@@ -12,6 +12,7 @@ from doit_study.evaluation.item_scoring import ScoringConfig
 from doit_study.evaluation.selection import (
     KeepBest,
     Selection,
+    load_for_scoring,
     recorded_selection,
     score_on_valid,
     select_best_epoch,
@@ -77,7 +78,10 @@ def test_only_the_best_is_kept_with_the_scores_of_keeping_all(tokenizer, valid, 
     model = tiny_llama(tokenizer, seed=0)
     train(model, tokenizer, _examples(tokenizer), _config(epochs=EPOCHS), every)
     config = _keeper(tmp_path / "unused", valid).config
-    scored = {e: score_on_valid(epoch_dir(every, e), None, valid, config, "all") for e in range(1, 5)}
+    scored = {
+        e: score_on_valid(*load_for_scoring(epoch_dir(every, e), None, config), valid, config, "all")
+        for e in range(1, 5)
+    }
     scores = {epoch: in_domain_mean(summary) for epoch, (_, summary) in scored.items()}
     expected_best = select_best_epoch(scores, PARAMS.min_epoch)
 
@@ -147,12 +151,12 @@ def test_scoring_in_bfloat16_or_spread_by_accelerate(tokenizer, valid, tmp_path)
     assert (config.dtype, bf16_config.dtype) == ("float32", "bfloat16")
     assert selection_spec(half, valid) != selection_spec(PARAMS, valid)  # a recorded selection is per dtype
 
-    plain, _ = score_on_valid(folder, None, valid, config, "float32")
-    spread, _ = score_on_valid(folder, None, valid, config, "auto", device_map="auto")
+    plain, _ = score_on_valid(*load_for_scoring(folder, None, config), valid, config, "float32")
+    spread, _ = score_on_valid(*load_for_scoring(folder, None, config, "auto"), valid, config, "auto")
     assert spread == plain  # placement alone changes no number
     model = load_checkpoint(folder, None, "bfloat16", "auto")
     assert model.dtype == torch.bfloat16 and model.device.type == "cpu" and not model.training
-    halved, _ = score_on_valid(folder, None, valid, bf16_config, "bfloat16")
+    halved, _ = score_on_valid(*load_for_scoring(folder, None, bf16_config), valid, bf16_config, "bfloat16")
     for exact, rounded in zip(plain, halved, strict=True):
         if exact.ppl:  # bfloat16 keeps 8 bits of mantissa: perplexities move, but only a little
             assert rounded.ppl == pytest.approx(exact.ppl, rel=0.05)

@@ -81,3 +81,36 @@ def test_a_recorded_path_of_another_folder_is_an_error_naming_both(workspace, tm
         DataError, match=r"records checkpoint models/sft/a/epoch-01, which is not .*sft/b/epoch-01"
     ):
         _evaluate(elsewhere)
+
+
+class _Reached(Exception):
+    """Raised by the test's stand-in for test scoring, carrying the model it was given."""
+
+
+@pytest.mark.parametrize("best", [1, 2])
+def test_the_best_checkpoint_is_loaded_again_only_when_it_was_not_the_last_one_scored(
+    workspace, monkeypatch, best
+):
+    import doit_study.evaluation.setting as setting
+
+    monkeypatch.chdir(workspace)
+    loads = []
+
+    def load(folder, *args):
+        loads.append(folder.name)
+        return (folder.name, len(loads)), "tokenizer"
+
+    def score(model, tokenizer, valid, config, label):
+        return [], 1.0 if label.endswith(f"epoch {best}") else 0.0  # the summary stands for its score
+
+    def reached(model, *args):
+        raise _Reached(model)
+
+    monkeypatch.setattr(setting, "load_for_scoring", load)
+    monkeypatch.setattr(setting, "score_on_valid", score)
+    monkeypatch.setattr(setting, "in_domain_mean", lambda summary: summary)
+    monkeypatch.setattr(setting, "score_test_and_benchmarks", reached)
+    with pytest.raises(_Reached) as test_scored:
+        _evaluate(workspace / "models/sft/a")
+    assert loads == ["epoch-01", "epoch-02"] + (["epoch-01"] if best == 1 else [])
+    assert test_scored.value.args[0] == (f"epoch-0{best}", len(loads))  # the best's, loaded last

@@ -101,13 +101,15 @@ def _settings(retries: int = 1) -> dispatch.Settings:
     return dispatch.Settings("local", 2, retries, 0.0, Path("/logs"), (_rule("*"),))
 
 
-def _drive(monkeypatch, dvc: FakeDVC, launcher: FakeLauncher, elsewhere=lambda: set(), retries: int = 1):
+def _drive(
+    monkeypatch, dvc: FakeDVC, launcher: FakeLauncher, elsewhere=lambda: set(), retries: int = 1, targets=()
+):
     monkeypatch.setattr(dispatch, "dag", lambda root: GRAPH)
 
     def stale(root, only=None):  # like DVC: a running stage's outputs are busy
         running = set(launcher.jobs) | seen_elsewhere
         below = dispatch.downstream(GRAPH, running)
-        assert only is not None if running else only is None
+        assert only is not None if running or targets else only is None
         assert not (only or set()) & (running | below), "dvc status: outputs busy"
         return set(dvc.changed) & (set(GRAPH) if only is None else only)
 
@@ -121,7 +123,7 @@ def _drive(monkeypatch, dvc: FakeDVC, launcher: FakeLauncher, elsewhere=lambda: 
 
     monkeypatch.setattr(dispatch, "running_elsewhere", running_elsewhere)
     lines: list[str] = []
-    outcome = dispatch.dispatch(Path("/repo"), _settings(retries), lines.append, launcher)
+    outcome = dispatch.dispatch(Path("/repo"), _settings(retries), lines.append, launcher, targets)
     return outcome, lines
 
 
@@ -137,6 +139,37 @@ def test_everything_stale_runs_in_dependency_order_two_at_a_time(monkeypatch):
         ["evaluate@a", "evaluate@b"],
     ]
     assert sorted(outcome.done) == sorted(GRAPH)
+
+
+def test_targets_run_with_the_stages_above_them_and_nothing_else(monkeypatch):
+    dvc = FakeDVC(set(GRAPH))
+    launcher = FakeLauncher(dvc)
+    outcome, _ = _drive(monkeypatch, dvc, launcher, targets=["evaluate@a"])
+    assert sorted(outcome.done) == ["annotate", "evaluate@a", "raw", "tokenizer", "train@a"]
+    assert dvc.changed == {"train@b", "evaluate@b", "study"}  # as `dvc repro evaluate@a` leaves them
+    assert dispatch.restricted(GRAPH, ["train@a", "train@b"])["train@b"] == {"annotate", "tokenizer"}
+    assert dispatch.restricted(GRAPH, []) == GRAPH
+    with pytest.raises(ValueError, match=r"no such stage in dvc\.yaml: evaluate@c"):
+        dispatch.restricted(GRAPH, ["evaluate@a", "evaluate@c"])
+
+
+def test_a_job_runs_with_its_threads_capped_at_its_rule_cpus_unless_the_user_set_them(monkeypatch):
+    seen = []
+
+    def run(command, cwd, env):
+        seen.append({name: env.get(name) for name in dispatch.THREAD_VARIABLES})
+        return type("Done", (), {"returncode": 0})
+
+    monkeypatch.setattr(dispatch.subprocess, "run", run)
+    for name in dispatch.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert dispatch.StageJob("/repo", "train@a", 2)() == "train@a"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    dispatch.StageJob("/repo", "train@a", 1)()
+    assert seen == [
+        {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"},
+        {"OMP_NUM_THREADS": "3", "MKL_NUM_THREADS": "1"},
+    ]
 
 
 def test_the_status_while_jobs_run_leaves_out_their_stages_and_those_below(monkeypatch):
@@ -198,11 +231,14 @@ def test_the_local_executor_hands_each_job_its_own_gpus(tmp_path, monkeypatch):
 
     def submit(job):
         seen.append((job.stage, launcher.executor.parameters["visible_gpus"]))
+        threads.append(job.threads)  # a CPU stage capped at its rule's cpus; a GPU stage left alone
         return Job()
+
+    threads = []
 
     monkeypatch.setattr(launcher.executor, "submit", submit)
     assert launcher.submit(["train@a", "train@b", "study"]) == ["train@a", "study"]  # b waits for GPUs
-    assert seen == [("train@a", (0, 1)), ("study", ())]
+    assert seen == [("train@a", (0, 1)), ("study", ())] and threads == [None, 1]
     assert set(launcher.ended()) == {"train@a", "study"}
     assert launcher.submit(["train@b"]) == ["train@b"] and seen[-1] == ("train@b", (2, 0))
     with pytest.raises(RuntimeError, match=r"train@c asks for 4 GPUs .* hands out 3"):
@@ -297,8 +333,11 @@ def test_the_local_executor_runs_two_stages_at_once_to_the_serial_result(smoke_r
     assert most == 2  # two stages at once
 
 
+SLURM_TARGETS = ("evaluate@s-curated-n1", "evaluate@m-curated-n1")  # and the 9 stages above them
+
+
 @pytest.mark.slow
-def test_slurm_runs_the_study_and_a_cancelled_job_is_run_again(smoke_run, tmp_path):
+def test_slurm_runs_its_targets_and_a_cancelled_job_is_run_again(smoke_run, tmp_path):
     import os
     import subprocess
     import time
@@ -315,7 +354,7 @@ def test_slurm_runs_the_study_and_a_cancelled_job_is_run_again(smoke_run, tmp_pa
         env = {**ENV, **cluster, "DOIT_STUDY_WARM": "1"}
         root = copy_with_smoke_profile(tmp_path / "study")
         driver = subprocess.Popen(
-            dispatch_command("--executor", "slurm", "--jobs", "2", "--retries", "0"),
+            dispatch_command(*SLURM_TARGETS, "--executor", "slurm", "--jobs", "2", "--retries", "0"),
             cwd=root,
             env=env,
             stdout=subprocess.PIPE,
@@ -327,7 +366,7 @@ def test_slurm_runs_the_study_and_a_cancelled_job_is_run_again(smoke_run, tmp_pa
         assert driver.returncode == 1 and f"FAILED {cancelled}" in output, output
         assert cancelled in sh("dvc", "status", cwd=root)  # DVC recorded nothing of it
         again = subprocess.run(
-            dispatch_command("--executor", "slurm", "--jobs", "2"),
+            dispatch_command(*SLURM_TARGETS, "--executor", "slurm", "--jobs", "2"),
             cwd=root,
             env=env,
             capture_output=True,
@@ -335,8 +374,10 @@ def test_slurm_runs_the_study_and_a_cancelled_job_is_run_again(smoke_run, tmp_pa
             timeout=1800,
         )
         assert again.returncode == 0, again.stdout + again.stderr
-        assert "up to date" in sh("dvc", "status", cwd=root)
-        assert _lock_hashes(root) == _lock_hashes(smoke_run)
+        assert "up to date" in sh("dvc", "status", *SLURM_TARGETS, cwd=root)
+        done, serial = _lock_hashes(root), _lock_hashes(smoke_run)
+        assert len(done) == 11 and "train@s-curated-n4" not in done  # the targets and what is above them
+        assert done == {stage: serial[stage] for stage in done}  # byte for byte what a serial repro writes
         logs = list((root / ".dispatch").glob("*/*_log.out"))
         assert logs and any("Running stage" in log.read_text() for log in logs)
         from mlflow.tracking import MlflowClient

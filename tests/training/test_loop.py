@@ -3,10 +3,19 @@ import torch
 
 from doit_study.core.files import DataError, sha256_file
 from doit_study.core.schema import Message
-from doit_study.modeling.chat import encode_dialogue
+from doit_study.modeling.chat import IGNORE_INDEX, encode_dialogue
 from doit_study.modeling.checkpoints import last_complete_epoch
 from doit_study.modeling.folders import WEIGHTS
-from doit_study.training.loop import TrainConfig, length_grouped_batches, train
+from doit_study.training.loop import (
+    TrainConfig,
+    check_packing,
+    collate,
+    collate_packed,
+    length_grouped_batches,
+    packed_rows,
+    token_loss_sum,
+    train,
+)
 from tests.helpers import PAIRS, tiny_llama
 
 
@@ -111,6 +120,74 @@ def test_accumulation_matches_one_big_batch(tokenizer, tmp_path):
     apart = max((a[name] - b[name]).abs().max().item() for name in a)
     # the same gradient summed in another order: float32 rounding only, under 1% of the step
     assert step > 1e-4 and apart < 0.01 * step
+
+
+def test_packed_rows_hold_every_example_once_within_the_row_length():
+    lengths = [((i * 37) % 200) + 5 for i in range(64)] + [300]  # the last is longer than a row
+    rows = packed_rows(lengths, range(65), 256)
+    assert sorted(i for row in rows for i in row) == list(range(65))
+    assert [64] in rows and all(sum(lengths[i] for i in row) <= 256 for row in rows if row != [64])
+    assert len(rows) <= 1 + -(-sum(lengths[:64]) // 256) + 2  # first fit decreasing: close to the bound
+    assert packed_rows(lengths, range(65), 256) == rows  # deterministic
+
+
+def _losses_by_token(model, batch) -> torch.Tensor:
+    logits = model(**{k: v for k, v in batch.items() if k != "labels"}, use_cache=False).logits[:, :-1]
+    targets = batch["labels"][:, 1:]
+    losses = torch.nn.functional.cross_entropy(
+        logits.transpose(1, 2).float(), targets.clamp(min=0), reduction="none"
+    )
+    return torch.where(targets != IGNORE_INDEX, losses, torch.zeros_like(losses))
+
+
+def test_a_packed_row_gives_each_example_the_loss_it_has_alone(tiny):
+    model, tokenizer = tiny
+    examples = _examples(tokenizer)
+    rows = packed_rows([len(ids) for ids, _ in examples], range(len(examples)), 96)
+    assert max(map(len, rows)) > 1  # rows that really hold several examples
+    packed = collate_packed([[examples[i] for i in row] for row in rows], tokenizer.pad_token_id)
+    assert "attention_mask" not in packed
+    with torch.no_grad():
+        by_token = _losses_by_token(model, packed)
+        alone = {
+            i: _losses_by_token(model, collate([examples[i]], tokenizer.pad_token_id)).sum()
+            for i in range(12)
+        }
+    for r, row in enumerate(rows):
+        start = 0
+        for i in row:
+            end = start + len(examples[i][0])
+            # the example's own targets only (its first token is no target: nothing crosses over)
+            assert by_token[r, start : end - 1].sum() == pytest.approx(float(alone[i]), rel=1e-5)
+            start = end
+    with torch.no_grad():  # and the summed loss the training step uses, against the padded batch
+        padded = token_loss_sum(model, collate(examples, tokenizer.pad_token_id))
+        flat = token_loss_sum(model, packed)
+    assert flat[1] == padded[1] and float(flat[0]) == pytest.approx(float(padded[0]), rel=1e-5)
+
+
+def test_packing_under_flash_attention_is_refused_unless_one_row_per_forward(tiny):
+    model, _ = tiny
+    packed = _config(pack_length=64)
+    check_packing(model, packed)  # sdpa: any number of rows
+    flash = type("Model", (), {"config": type("Config", (), {"_attn_implementation": "flash_attention_2"})})
+    with pytest.raises(ValueError, match="need micro_batch 1"):
+        check_packing(flash, packed)
+    check_packing(flash, _config(pack_length=64, micro_batch=1))
+    check_packing(flash, _config())  # padded batches carry their mask
+
+
+def test_packed_training_takes_the_steps_of_padded_training(tokenizer, tmp_path):
+    from safetensors.torch import load_file
+
+    packed, packed_losses = _run(tokenizer, tmp_path / "packed", epochs=2, pack_length=64)
+    padded, padded_losses = _run(tokenizer, tmp_path / "padded", epochs=2)
+    assert packed_losses == pytest.approx(padded_losses, rel=1e-4)
+    a, b = load_file(packed / WEIGHTS), load_file(padded / WEIGHTS)
+    start = tiny_llama(tokenizer, seed=0).state_dict()
+    moved = max((b[name] - start[name]).abs().max().item() for name in b)
+    apart = max((a[name] - b[name]).abs().max().item() for name in a)
+    assert moved > 1e-3 and apart < 0.01 * moved  # the same examples per step: rounding only
 
 
 def test_a_tampered_checkpoint_is_refused_on_resume(tokenizer, tmp_path):

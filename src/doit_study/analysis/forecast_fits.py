@@ -72,18 +72,24 @@ def sigmoid(floor: float | None) -> Model:
     """With a chance level: span in [0, 1 - floor]; without, the floor is fitted in [0, 1] too."""
     from scipy.special import expit
 
+    def slopes(c, span, k, c0):  # d/d(span, k, c0)
+        e = expit(k * (c - c0))
+        return [e, span * e * (1 - e) * (c - c0), -span * e * (1 - e) * k]
+
     if floor is not None:
         return Model(
             ("span", "k", "c0"),
             (0.0, 1e-9, -np.inf),
             (1.0 - floor, np.inf, np.inf),
             lambda c, span, k, c0: floor + span * expit(k * (c - c0)),
+            lambda c, span, k, c0: np.vstack(slopes(c, span, k, c0)),
         )
     return Model(
         ("floor", "span", "k", "c0"),
         (0.0, 0.0, 1e-9, -np.inf),
         (1.0, 1.0, np.inf, np.inf),
         lambda c, low, span, k, c0: low + span * expit(k * (c - c0)),
+        lambda c, low, span, k, c0: np.vstack([np.ones_like(c), *slopes(c, span, k, c0)]),
     )
 
 
@@ -162,6 +168,8 @@ def fit_curve(
         found.reason = "non-finite values"
         return found
     lower, upper = np.asarray(model.lower), np.asarray(model.upper)
+    # the model's own derivatives where it has them: a Jacobian by differences costs a call per parameter
+    jac = (lambda x, *theta: model.gradient(x, *theta).T) if model.gradient else None
     reasons, best = [], None
     for start in starts:
         p0 = np.clip(np.asarray(start, dtype=float), lower + 1e-9, upper - 1e-9)
@@ -170,7 +178,7 @@ def fit_curve(
             try:
                 theta, cov, info, _, _ = curve_fit(
                     model.value, x, y, p0=p0, sigma=sigma, absolute_sigma=sigma is not None,
-                    bounds=(lower, upper), method="trf", max_nfev=max_nfev, full_output=True,
+                    bounds=(lower, upper), method="trf", max_nfev=max_nfev, full_output=True, jac=jac,
                 )  # fmt: skip
             except (RuntimeError, ValueError, FloatingPointError, np.linalg.LinAlgError) as error:
                 reasons.append(str(error))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 from doit_study.core.files import DataError
@@ -18,6 +19,8 @@ from doit_study.core.redact import redact_url
 EXPERIMENT = "doit-study"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # a file in the repository; MLFLOW_TRACKING_URI wins
 RUN_RECORD = "run.json"
+STEP_BATCH = 1000  # step metrics per write (MLflow's limit: 1000 metrics, params and tags in one batch)
+FLUSH_SECONDS = 30
 
 
 def tracking_uri() -> str:
@@ -115,12 +118,28 @@ class SettingRun:
         if os.environ.get("DOIT_STUDY_SLURM_JOB"):  # set by the dispatch driver's jobs
             mlflow.set_tag("slurm_job_id", os.environ["DOIT_STUDY_SLURM_JOB"])
         self.checkpoints: list[dict] = []
+        self.client = mlflow.tracking.MlflowClient()
+        # step metrics written in batches (a write per step outlasts a tiny step), and at least every
+        # FLUSH_SECONDS: a killed run loses no more of its loss curve than that
+        self.pending: list = []
+        self.flushed = time.monotonic()
 
     def log_step(self, step: int, metrics: dict) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
         numbers = {k: v for k, v in metrics.items() if k not in ("step", "epoch")}
-        self.mlflow.log_metrics(numbers, step=step)
+        self.pending += [Metric(key, float(value), now, step) for key, value in numbers.items()]
+        if len(self.pending) >= STEP_BATCH or time.monotonic() - self.flushed > FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        for start in range(0, len(self.pending), STEP_BATCH):
+            self.client.log_batch(self.run_id, self.pending[start : start + STEP_BATCH])
+        self.pending, self.flushed = [], time.monotonic()
 
     def log_checkpoint(self, epoch: int, path: Path, sha256: str, train_loss: float) -> None:
+        self.flush()
         self.checkpoints.append({"epoch": epoch, "path": str(path), "sha256": sha256})
         self.mlflow.log_metric("epoch_train_loss", train_loss, step=epoch)
         self.mlflow.set_tag(f"checkpoint.epoch-{epoch:02d}", f"{path} sha256:{sha256}")
@@ -129,8 +148,11 @@ class SettingRun:
         return self
 
     def __exit__(self, kind, error, trace) -> None:
-        self.mlflow.log_dict({"checkpoints": self.checkpoints}, "checkpoints.json")
-        self.mlflow.end_run(status="FAILED" if error else "FINISHED")
+        try:
+            self.flush()
+            self.mlflow.log_dict({"checkpoints": self.checkpoints}, "checkpoints.json")
+        finally:  # the run ends whatever the logging did, and the training's own error is the one raised
+            self.mlflow.end_run(status="FAILED" if error else "FINISHED")
 
 
 def find_run(setting: str, weights_sha256: str) -> dict:
@@ -192,8 +214,6 @@ def log_evaluation(
 ) -> str:
     """Validation scores per epoch and test scores at the best checkpoint, logged to the run that
     trained the setting (found by its checkpoint hash); a new run if this store never saw it."""
-    import time
-
     from mlflow.entities import Metric
     from mlflow.tracking import MlflowClient
 

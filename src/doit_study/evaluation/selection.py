@@ -76,16 +76,15 @@ class Selection:
         }
 
 
+def load_for_scoring(folder: Path, base: Path, config: ScoringConfig, device_map: str | None = None):
+    """(model, tokenizer) of one epoch checkpoint, as scoring reads it (hash checked, LoRA merged)."""
+    return load_checkpoint(folder, base, config.dtype, device_map), load_tokenizer(folder)
+
+
 def score_on_valid(
-    folder: Path,
-    base: Path,
-    valid: Sequence[Item],
-    config: ScoringConfig,
-    label: str,
-    device_map: str | None = None,
+    model, tokenizer, valid: Sequence[Item], config: ScoringConfig, label: str
 ) -> tuple[list[Prediction], dict]:
-    """(predictions, per-type summary) of one epoch checkpoint on the valid items."""
-    model, tokenizer = load_checkpoint(folder, base, config.dtype, device_map), load_tokenizer(folder)
+    """(predictions, per-type summary) of one loaded epoch checkpoint on the valid items."""
     predictions = with_progress(label, len(valid), score_items, model, tokenizer, valid, config)
     return predictions, summarise(valid, predictions)
 
@@ -125,9 +124,8 @@ class CheckpointKeeper:
         min_epoch = self.record["spec"]["min_epoch"]
         if epoch >= min_epoch and str(epoch) not in self.record["epochs"]:  # earlier ones cannot be chosen
             label = f"{self.label} valid epoch {epoch}"
-            predictions, summary = score_on_valid(
-                folder, self.base, self.valid, self.config, label, self.device_map
-            )
+            loaded = load_for_scoring(folder, self.base, self.config, self.device_map)
+            predictions, summary = score_on_valid(*loaded, self.valid, self.config, label)
             write_json_lines(
                 predictions_file(self.out_dir / VALID_PREDICTIONS, epoch), (p.to_json() for p in predictions)
             )

@@ -17,7 +17,13 @@ from doit_study.core.schema import Item
 from doit_study.core.tracking import RUN_RECORD
 from doit_study.evaluation.item_scoring import Prediction
 from doit_study.evaluation.promptings import prompting_metrics
-from doit_study.evaluation.selection import Selection, recorded_selection, score_on_valid, select_best_epoch
+from doit_study.evaluation.selection import (
+    Selection,
+    load_for_scoring,
+    recorded_selection,
+    score_on_valid,
+    select_best_epoch,
+)
 from doit_study.evaluation.setting_metrics import in_domain_mean, setting_metrics
 from doit_study.evaluation.test_scoring import (
     TestPlan,
@@ -27,8 +33,7 @@ from doit_study.evaluation.test_scoring import (
     write_test_predictions,
 )
 from doit_study.items.benchmarks import Question
-from doit_study.modeling.checkpoints import epoch_dir, load_checkpoint, verified_weights
-from doit_study.modeling.folders import load_tokenizer
+from doit_study.modeling.checkpoints import epoch_dir, verified_weights
 
 
 @dataclass
@@ -94,18 +99,12 @@ def evaluate_setting(
     for epoch in sorted(by_epoch):
         if recorded or epoch >= selection.min_epoch:  # a recorded selection left only the chosen one
             verified_weights(Path(by_epoch[epoch]["path"]))
-    scored = recorded or {
-        epoch: score_on_valid(
-            Path(by_epoch[epoch]["path"]),
-            base,
-            valid,
-            config,
-            f"{setting} valid epoch {epoch}",
-            selection.device_map,
-        )
-        for epoch in sorted(by_epoch)
-        if epoch >= selection.min_epoch  # an earlier checkpoint cannot be chosen: it is not scored
-    }
+    scored, last = recorded or {}, None  # last: (epoch, (model, tokenizer)) of the last one scored
+    if not recorded:
+        for epoch in sorted(e for e in by_epoch if e >= selection.min_epoch):  # earlier: cannot be chosen
+            last = None  # one model in memory at a time
+            last = epoch, load_for_scoring(Path(by_epoch[epoch]["path"]), base, config, selection.device_map)
+            scored[epoch] = score_on_valid(*last[1], valid, config, f"{setting} valid epoch {epoch}")
     try:
         best = select_best_epoch({e: in_domain_mean(s) for e, (_, s) in scored.items()}, selection.min_epoch)
     except ValueError as error:
@@ -113,9 +112,10 @@ def evaluate_setting(
     if best not in by_epoch:
         message = f"the selected epoch {best} has no checkpoint (pruned?): retrain the setting"
         raise DataError(checkpoints / RUN_RECORD, message)
-    path = Path(by_epoch[best]["path"])
-    model = load_checkpoint(path, base, config.dtype, selection.device_map)
-    tokenizer = load_tokenizer(path)
+    if last is None or last[0] != best:  # the best is often the last one scored: still loaded
+        last = None
+        last = best, load_for_scoring(Path(by_epoch[best]["path"]), base, config, selection.device_map)
+    model, tokenizer = last[1]
     label = f"{setting} epoch {best}"
     results = score_test_and_benchmarks(model, tokenizer, test, questions, plan, label)
     metrics = (

@@ -231,6 +231,21 @@ def math_value(answer: str) -> list | None:
     field: "2\\sqrt{3}", "\\frac{3}{4}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}") is read as LaTeX as
     a whole, so "2\\sqrt{3}" is 2√3, never its leading 2; a trailing unit ("40平方厘米") and "和"
     between values ("5和7": the set {5, 7}) are read as a grader would."""
+    if (parsed := _PARSED.get(answer)) is None:
+        parsed = _math_value(answer)
+        # kept only when it parsed: math-verify gives nothing on a timeout (a busy machine), and that
+        # must not stick to the answer for every later checkpoint
+        if parsed is not None and len(_PARSED) < PARSED_KEPT:
+            _PARSED[answer] = parsed
+    return list(parsed) if parsed is not None else None
+
+
+# a gold answer is parsed again for every checkpoint that is scored (math-verify: 20 ms each)
+PARSED_KEPT = 100_000
+_PARSED: dict[str, tuple] = {}
+
+
+def _math_value(answer: str) -> tuple | None:
     text = normalise(answer).strip().rstrip("。.")
     text = re.sub(r"^(?:是|为|等于)\s*", "", text)
     text = re.sub(r"(?<=[\d}$])\s*(?:和|或|、)\s*(?=[-\d\\$])", ", ", text)
@@ -247,7 +262,7 @@ def math_value(answer: str) -> list | None:
         parsed = math_parse(f"${text}$", extraction_config=[LatexExtractionConfig()])
         if not _has_math(parsed):
             parsed = math_parse(text)
-    return parsed if _has_math(parsed) else None
+    return tuple(parsed) if _has_math(parsed) else None
 
 
 def parse_math(text: str) -> list | None:

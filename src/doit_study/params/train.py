@@ -35,6 +35,9 @@ class TrainParams(Group):
 
     max_length: int = Field(ge=16)  # tokens; longer dialogues are trimmed (the paper: 2048)
     optim: OptimParams
+    # true: each global batch's examples packed into rows of max_length tokens (no padding, attention
+    # within each example); the same examples make each step, so results agree within rounding
+    packing: bool
     lora: LoraParams | None  # null: full fine-tuning, as in the paper
     # best: select on valid after every epoch and keep only the selected checkpoint (selection.py)
     keep_checkpoints: Literal["all", "best"]

@@ -28,6 +28,7 @@ from doit_study.core.files import DataError
 
 JOB_NAME = "doit-dispatch"  # every job's Slurm name: squeue -n finds them after a restart
 DVC = (sys.executable, "-m", "dvc")  # the DVC of this environment, whatever PATH says
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # torch's intra-op threads follow OMP's
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,18 @@ def dag(root: Path) -> dict[str, set[str]]:
     with Repo(str(root)) as repo:
         graph = repo.index.graph
         return {stage.addressing: {up.addressing for up in graph.successors(stage)} for stage in graph}
+
+
+def restricted(graph: Mapping[str, set[str]], targets: Iterable[str]) -> dict[str, set[str]]:
+    """The part of the graph `dvc repro TARGETS` would run: the targets and every stage above them
+    (all of it without targets)."""
+    targets = list(targets)
+    if not targets:
+        return dict(graph)
+    if unknown := sorted(set(targets) - set(graph)):
+        raise ValueError(f"no such stage in dvc.yaml: {', '.join(unknown)}")
+    keep = set(targets).union(*(upstream(graph, target) for target in targets))
+    return {stage: graph[stage] & keep for stage in keep}
 
 
 def stale(root: Path, only: set[str] | None = None) -> set[str]:
@@ -117,11 +130,16 @@ class StageJob:
     """One stage through DVC; requeued by submitit after a Slurm time-out or preemption (a train
     stage resumes from its last complete epoch)."""
 
-    def __init__(self, root: str, stage: str):
-        self.root, self.stage = root, stage
+    def __init__(self, root: str, stage: str, threads: int | None = None):
+        self.root, self.stage, self.threads = root, stage, threads
 
     def __call__(self) -> str:
         env = dict(os.environ)
+        # a job's threads capped (set by the user: theirs is kept): stages side by side on one
+        # machine then share its cores instead of each starting a thread per core
+        threads = getattr(self, "threads", None)  # None in a job pickled by an older driver
+        for name in THREAD_VARIABLES if threads else ():
+            env.setdefault(name, str(threads))
         if "SLURM_JOB_ID" in env:  # recorded in the stage's MLflow run (tracking.SettingRun)
             array = env.get("SLURM_ARRAY_JOB_ID")
             job = f"{array}_{env['SLURM_ARRAY_TASK_ID']}" if array else env["SLURM_JOB_ID"]
@@ -137,7 +155,9 @@ class StageJob:
     def checkpoint(self, *args, **kwargs):
         import submitit
 
-        return submitit.helpers.DelayedSubmission(StageJob(self.root, self.stage))
+        return submitit.helpers.DelayedSubmission(
+            StageJob(self.root, self.stage, getattr(self, "threads", None))
+        )
 
 
 @dataclass(frozen=True)
@@ -199,7 +219,9 @@ class Launcher:
             if self.settings.executor == "slurm":
                 self.executor.update_parameters(**_slurm_parameters(shape, self.settings), name=JOB_NAME)
                 with self.executor.batch():  # one job array
-                    jobs = [self.executor.submit(StageJob(str(self.root), stage)) for stage in group]
+                    jobs = [
+                        self.executor.submit(StageJob(str(self.root), stage, shape.cpus)) for stage in group
+                    ]
                 self.jobs |= dict(zip(group, jobs, strict=True))
             else:  # one process per stage, each with its own GPUs
                 group = [s for s in group if self._take_gpus(s, shape.gpus)]
@@ -208,7 +230,10 @@ class Launcher:
                     self.executor.update_parameters(
                         timeout_min=shape.time_min, gpus_per_node=len(gpus), visible_gpus=gpus
                     )
-                    self.jobs[stage] = self.executor.submit(StageJob(str(self.root), stage))
+                    # a CPU stage's threads capped at its rule's cpus; a GPU stage (perhaps several
+                    # processes under accelerate, which sets their threads) is left as it is
+                    threads = shape.cpus if not shape.gpus else None
+                    self.jobs[stage] = self.executor.submit(StageJob(str(self.root), stage, threads))
             submitted += group
         return submitted
 
@@ -295,17 +320,24 @@ class Outcome:
 
 
 def dispatch(
-    root: Path, settings: Settings, say: Callable[[str], None] = print, launcher: Launcher | None = None
+    root: Path,
+    settings: Settings,
+    say: Callable[[str], None] = print,
+    launcher: Launcher | None = None,
+    targets: Iterable[str] = (),
 ) -> Outcome:
-    """Run every stale stage as a job until nothing is stale but stages below a failure."""
+    """Run every stale stage (of `targets` and the stages above them, when given) as a job until
+    nothing is stale but stages below a failure."""
+    targets = tuple(targets)
+    graph, outcome, attempts = restricted(dag(root), targets), Outcome(), {}
     launcher = launcher or Launcher(root, settings)
-    graph, outcome, attempts = dag(root), Outcome(), {}
+    whole = not targets  # a part of the graph: `dvc status` asked of its stages only
     while True:
         # what runs first, then what is stale: a job ending in between then shows as up to date
-        others = running_elsewhere(root, settings) - set(launcher.jobs)
+        others = (running_elsewhere(root, settings) & set(graph)) - set(launcher.jobs)  # of these stages
         running, failed = set(launcher.jobs) | others, set(outcome.failed)
         locked = running | downstream(graph, running)
-        changed = stale(root, set(graph) - locked if running else None)
+        changed = stale(root, set(graph) - locked if running or not whole else None)
         below = changed & downstream(graph, failed)
         if not (changed - failed - below) and not running:
             outcome.left = sorted(below - failed)
@@ -337,8 +369,8 @@ def _wait(launcher: Launcher, poll: float) -> dict[str, tuple[bool, str]]:
     return ended
 
 
-def dry_run(root: Path) -> dict:
+def dry_run(root: Path, targets: Iterable[str] = ()) -> dict:
     """What a dispatch would run from here, wave by wave (nothing is submitted)."""
-    graph = dag(root)
-    plan = waves(graph, stale(root))
+    graph = restricted(dag(root), targets)
+    plan = waves(graph, stale(root, set(graph) if targets else None))
     return {"stages": len(graph), "stale_or_below": sum(map(len, plan)), "waves": plan}

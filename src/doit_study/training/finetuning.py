@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -24,7 +24,7 @@ from doit_study.modeling.folders import (
     with_lora,
 )
 from doit_study.params.train import TrainParams
-from doit_study.training.loop import config_from, train
+from doit_study.training.loop import check_packing, config_from, train
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,13 @@ def prepare(job: TrainingJob, params: TrainParams) -> Prepared:
             f"train: {truncated} of {len(items)} items are longer than train.max_length {params.max_length}; "
             f"{prompt_cut} of them kept no answer token in their head: their prompt was cut from the left"
         )
-    config = config_from(params.optim, job.seed)
+    config = replace(
+        config_from(params.optim, job.seed), pack_length=params.max_length if params.packing else None
+    )
+    try:
+        check_packing(model, config)
+    except ValueError as error:
+        raise DataError(job.base, str(error), None, "train.packing") from None
     resolved = {
         **asdict(config),
         "max_length": params.max_length,
@@ -121,7 +127,8 @@ def train_setting(
     ready = prepare(job, params)
     # what the run is made of; the truncation counts follow from it (and kept old runs resumable)
     made_of = [
-        {k: v for k, v in ready.resolved.items() if k not in COUNTED},
+        # a padded run (pack_length None) keeps the fingerprint it had before packing existed: resumable
+        {k: v for k, v in ready.resolved.items() if k not in COUNTED and (k, v) != ("pack_length", None)},
         ready.subset_sha,
         ready.base_sha,
     ]

@@ -1,6 +1,7 @@
 """The training loop shared by pretraining and SFT: AdamW, linear decay from peak to end learning
-rate, global batch by gradient accumulation, length-grouped batches, a checkpoint after every epoch
-(model, optimizer, scheduler, RNG) written atomically, and resume from the last complete epoch.
+rate, global batch by gradient accumulation, random or length-grouped batches, padded or packed into
+rows (`pack_length`: padding-free), a checkpoint after every epoch (model, optimizer, scheduler,
+RNG) written atomically, and resume from the last complete epoch.
 
 The loss of a global batch is the sum of token losses over its micro-batches divided by the number
 of trained tokens in the whole global batch, so accumulation gives the same gradient as one big
@@ -13,7 +14,7 @@ import contextlib
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class TrainConfig:
     micro_batch: int
     length_group: int  # micro-batches per length group (1: random batches)
     seed: int = 0
+    pack_length: int | None = None  # a global batch's examples packed into rows of this many tokens
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.95
@@ -84,9 +86,78 @@ def collate(examples: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]
     return {"input_ids": input_ids, "labels": labels, "attention_mask": attention}
 
 
+def packed_rows(
+    lengths: Mapping[int, int] | Sequence[int], indices: Iterable[int], row_length: int
+) -> list[list[int]]:
+    """The examples `indices` in rows of at most `row_length` tokens (a longer example: a row of its
+    own), first fit in decreasing length, ties by index: which examples share a row follows from
+    which share the global batch, so it changes with the seed."""
+    rows: list[list[int]] = []
+    room: list[int] = []
+    for i in sorted(indices, key=lambda i: (-lengths[i], i)):
+        row = next((r for r, free in enumerate(room) if lengths[i] <= free), None)
+        if row is None:
+            rows.append([])
+            room.append(max(row_length, lengths[i]))
+            row = len(rows) - 1
+        rows[row].append(i)
+        room[row] -= lengths[i]
+    return rows
+
+
+def collate_packed(rows: Sequence[Sequence[Example]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Rows of examples laid end to end, without an attention mask: position ids restart at each
+    example, from which transformers' sdpa and eager attention build a block-diagonal mask (flash
+    attention takes its variable-length path only for one row: `check_packing`). An example's first
+    token is no target, so no loss crosses from one example into the next; a row's tail is padding,
+    its own block, unlabelled."""
+    width = max(sum(len(ids) for ids, _ in row) for row in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+    positions = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, row in enumerate(rows):
+        start = 0
+        for ids, labs in row:
+            end = start + len(ids)
+            input_ids[r, start:end], labels[r, start + 1 : end] = torch.tensor(ids), torch.tensor(labs[1:])
+            positions[r, start:end] = torch.arange(len(ids))
+            start = end
+        positions[r, start:] = torch.arange(width - start)
+    return {"input_ids": input_ids, "labels": labels, "position_ids": positions}
+
+
+def step_batches(
+    examples: Sequence[Example], batches: Sequence[Sequence[int]], config: TrainConfig, pad_id: int
+) -> list[dict[str, torch.Tensor]]:
+    """One global batch's micro-batches: its examples padded per micro-batch, or (`pack_length`)
+    packed into rows, `micro_batch` rows per forward. Either way the same examples make the step."""
+    if config.pack_length is None:
+        return [collate([examples[i] for i in batch], pad_id) for batch in batches]
+    lengths = {i: len(examples[i][0]) for batch in batches for i in batch}
+    rows = packed_rows(lengths, sorted(lengths), config.pack_length)
+    return [
+        collate_packed([[examples[i] for i in row] for row in rows[k : k + config.micro_batch]], pad_id)
+        for k in range(0, len(rows), config.micro_batch)
+    ]
+
+
+def check_packing(model, config: TrainConfig) -> None:
+    """Packed rows need attention that reads them from the position ids: sdpa and eager do for any
+    number of rows; flash attention only for one row per forward, and would otherwise attend across
+    the examples of a row without a word."""
+    implementation = str(getattr(model.config, "_attn_implementation", ""))
+    if config.pack_length is not None and "flash" in implementation and config.micro_batch > 1:
+        raise ValueError(
+            f"packed rows under {implementation} need micro_batch 1 (one row per forward), not "
+            f"{config.micro_batch}: set train.optim.micro_batch to 1, or train.packing to false"
+        )
+
+
 def token_loss_sum(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
     """Summed next-token cross-entropy over labelled positions, and how many there were."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    inputs = {key: batch[key] for key in ("input_ids", "attention_mask", "position_ids") if key in batch}
+    # no cache: training needs none, and transformers reads packed position ids only without one
+    logits = model(**inputs, use_cache=False).logits
     targets = batch["labels"][:, 1:]
     loss = functional.cross_entropy(
         logits[:, :-1].reshape(-1, logits.size(-1)).float(),
@@ -130,8 +201,9 @@ class StepLog:
     step: int
     loss: float
     lr: float
-    tokens_per_second: float
+    tokens_per_second: float  # every position computed, padding included
     padding_fraction: float
+    useful_tokens_per_second: float  # the examples' own tokens
 
 
 def train(
@@ -198,29 +270,27 @@ def train(
         epoch_loss = epoch_tokens = 0.0
         for start in range(0, len(batches), accumulation(config)):
             started = time.perf_counter()
-            group = [
-                collate([examples[i] for i in batch], tokenizer.pad_token_id)
-                for batch in batches[start : start + accumulation(config)]
-            ]
+            drawn = batches[start : start + accumulation(config)]
+            group = step_batches(examples, drawn, config, tokenizer.pad_token_id)
             step_loss, trained = _global_step(wrapped, group, accelerator)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            seen = sum(int(b["attention_mask"].sum()) for b in group)
+            seen = sum(lengths[i] for batch in drawn for i in batch)
             width = sum(b["input_ids"].numel() for b in group)
             epoch_loss, epoch_tokens = epoch_loss + step_loss, epoch_tokens + trained
+            seconds = time.perf_counter() - started
             log = StepLog(
                 epoch,
                 scheduler.last_epoch,
                 step_loss / max(trained, 1),
                 scheduler.get_last_lr()[0],
-                width / (time.perf_counter() - started),
+                width / seconds,
                 1 - seen / width,
+                seen / seconds,
             )
-            progress.update(
-                1,
-                f"epoch {log.epoch} loss {log.loss:.4f} lr {log.lr:.2e} tokens/s {log.tokens_per_second:.0f}",
-            )
+            rate = f"useful tokens/s {log.useful_tokens_per_second:.0f} (padding {log.padding_fraction:.0%})"
+            progress.update(1, f"epoch {log.epoch} loss {log.loss:.4f} lr {log.lr:.2e} {rate}")
             if on_step and accelerator.is_main_process:
                 on_step(log)
         record = {
