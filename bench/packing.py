@@ -24,6 +24,7 @@ import time
 from dataclasses import replace
 
 import torch
+from accelerate import Accelerator
 
 from doit_study.core.files import read_items
 from doit_study.modeling.chat import encode_dialogue
@@ -32,18 +33,18 @@ from doit_study.params.base import read_group
 from doit_study.params.foundation import FoundationParams
 from doit_study.params.train import TrainParams
 from doit_study.training.loop import (
+    _global_step,
     accumulation,
     config_from,
     length_grouped_batches,
     make_optimizer,
     step_batches,
-    token_loss_sum,
 )
 
 WARM_UP = 2  # steps not timed: allocators and kernels
 
 
-def run(mode_config, examples, tokenizer, spec, steps: int) -> dict:
+def run(mode_config, examples, tokenizer, spec, steps: int, accelerator) -> dict:
     torch.manual_seed(0)
     model = new_tiny_llama(spec, tokenizer, seed=0).train()
     optimizer, scheduler = make_optimizer(model, mode_config, steps + WARM_UP)
@@ -60,12 +61,7 @@ def run(mode_config, examples, tokenizer, spec, steps: int) -> dict:
             break
         started = time.perf_counter()
         group = step_batches(examples, drawn, mode_config, tokenizer.pad_token_id)
-        total = sum(int((b["labels"][:, 1:] != -100).sum()) for b in group)
-        step_loss = 0.0
-        for batch in group:
-            loss, _ = token_loss_sum(model, batch)
-            (loss / total).backward()
-            step_loss += float(loss)
+        step_loss, total = _global_step(model, group, accelerator)  # the training loop's own step
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -105,7 +101,11 @@ def main() -> None:
         "length_grouped": replace(base, length_group=args.length_group),
         "packed": replace(base, length_group=1, pack_length=train.max_length),
     }
-    found = {mode: run(config, examples, tokenizer, spec, args.steps) for mode, config in modes.items()}
+    accelerator = Accelerator(cpu=True)
+    found = {
+        mode: run(config, examples, tokenizer, spec, args.steps, accelerator)
+        for mode, config in modes.items()
+    }
     apart = max(
         abs(a - b) / abs(b) for a, b in zip(found["packed"]["losses"], found["padded"]["losses"], strict=True)
     )

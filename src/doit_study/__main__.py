@@ -95,7 +95,6 @@ def cost_command(args) -> int:
 
 
 def dispatch_command(args) -> int:
-    from doit_study.params.study import load_params
     from doit_study.pipeline import dispatch
     from doit_study.pipeline.dvc_lock import lock_holders
 
@@ -106,10 +105,17 @@ def dispatch_command(args) -> int:
         print("wait for it to end (or stop it), then run the driver again", file=sys.stderr)
         return 1
     try:
-        dispatch.restricted(dispatch.dag(root), args.targets)
-    except ValueError as error:
+        return _dispatch(root, args)
+    except dispatch.UnknownStage as error:  # raised before anything runs
         print(f"dispatch: {error}", file=sys.stderr)
         return 2
+
+
+def _dispatch(root: Path, args) -> int:
+    """The driver, or its plan (--dry-run), for `args.targets` (all stages when none)."""
+    from doit_study.params.study import load_params
+    from doit_study.pipeline import dispatch
+
     if args.dry_run:
         print(json.dumps(dispatch.dry_run(root, args.targets), indent=2))
         return 0

@@ -60,6 +60,10 @@ def dag(root: Path) -> dict[str, set[str]]:
         return {stage.addressing: {up.addressing for up in graph.successors(stage)} for stage in graph}
 
 
+class UnknownStage(ValueError):
+    """A target that names no stage of dvc.yaml."""
+
+
 def restricted(graph: Mapping[str, set[str]], targets: Iterable[str]) -> dict[str, set[str]]:
     """The part of the graph `dvc repro TARGETS` would run: the targets and every stage above them
     (all of it without targets)."""
@@ -67,7 +71,7 @@ def restricted(graph: Mapping[str, set[str]], targets: Iterable[str]) -> dict[st
     if not targets:
         return dict(graph)
     if unknown := sorted(set(targets) - set(graph)):
-        raise ValueError(f"no such stage in dvc.yaml: {', '.join(unknown)}")
+        raise UnknownStage(f"no such stage in dvc.yaml: {', '.join(unknown)}")
     keep = set(targets).union(*(upstream(graph, target) for target in targets))
     return {stage: graph[stage] & keep for stage in keep}
 
@@ -138,8 +142,9 @@ class StageJob:
         # a job's threads capped (set by the user: theirs is kept): stages side by side on one
         # machine then share its cores instead of each starting a thread per core
         threads = getattr(self, "threads", None)  # None in a job pickled by an older driver
-        for name in THREAD_VARIABLES if threads else ():
-            env.setdefault(name, str(threads))
+        if threads:
+            for name in THREAD_VARIABLES:
+                env.setdefault(name, str(threads))
         if "SLURM_JOB_ID" in env:  # recorded in the stage's MLflow run (tracking.SettingRun)
             array = env.get("SLURM_ARRAY_JOB_ID")
             job = f"{array}_{env['SLURM_ARRAY_TASK_ID']}" if array else env["SLURM_JOB_ID"]
@@ -219,9 +224,9 @@ class Launcher:
             if self.settings.executor == "slurm":
                 self.executor.update_parameters(**_slurm_parameters(shape, self.settings), name=JOB_NAME)
                 with self.executor.batch():  # one job array
-                    jobs = [
-                        self.executor.submit(StageJob(str(self.root), stage, shape.cpus)) for stage in group
-                    ]
+                    # threads left as they are: the job has its own allocation, and a launcher of
+                    # several processes (accelerate) sets their threads itself
+                    jobs = [self.executor.submit(StageJob(str(self.root), stage)) for stage in group]
                 self.jobs |= dict(zip(group, jobs, strict=True))
             else:  # one process per stage, each with its own GPUs
                 group = [s for s in group if self._take_gpus(s, shape.gpus)]
